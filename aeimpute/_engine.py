@@ -1,0 +1,186 @@
+"""The torch side of :class:`aeimpute.Imputer`: fitting and running the networks.
+
+Imported lazily by the estimator so that ``import aeimpute`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from aeimpute.corruption import hide_cells
+from aeimpute.nn import DenoisingAutoencoder
+from aeimpute.training import (
+    Heads,
+    TrainConfig,
+    expand_mask,
+    split_validation,
+    torch_threads,
+    train,
+)
+
+
+@contextlib.contextmanager
+def _session(est: Any, seed: int | None = None) -> Iterator[None]:
+    """Thread count and (optionally) a private, seeded torch RNG for one call."""
+    dev = torch.device(est.device_)
+    devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch_threads(est.n_threads), torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+
+
+def build_model(config: dict) -> DenoisingAutoencoder:
+    return DenoisingAutoencoder(**config)
+
+
+def _heads(est: Any) -> Heads:
+    layout = est._layout
+    return Heads(layout.heads(), layout.feature_of_encoded(), torch.device(est.device_))
+
+
+def fit_models(
+    est: Any, z: np.ndarray, observed: np.ndarray, device: torch.device
+) -> tuple[list, list, np.ndarray]:
+    """Train ``est.n_models`` networks; return them, their histories and residual scales."""
+    est.device_ = str(device)
+    layout = est._layout
+    foe = layout.feature_of_encoded()
+    config = TrainConfig(
+        max_steps=est.max_steps,
+        batch_size=est.batch_size,
+        learning_rate=est.learning_rate,
+        weight_decay=est.weight_decay,
+        mask_rate=tuple(est.mask_rate),
+        noise_std=est.noise_std,
+        visible_weight=est.visible_weight,
+        validation_fraction=est.validation_fraction,
+        patience=est.patience,
+        verbose=est.verbose,
+    )
+    models, histories = [], []
+    sq_err = np.zeros(layout.n_encoded)
+    count = np.zeros(layout.n_encoded)
+    heads = _heads(est)
+    for k in range(est.n_models):
+        seed = est.seed_ + 7919 * k
+        with _session(est, seed):
+            model = build_model(est.model_config_).to(device)
+            gen = torch.Generator(device=device).manual_seed(seed)
+            val = split_validation(observed, est.validation_fraction, np.random.default_rng(seed))
+            hist = train(model, z, observed, val, heads, foe, config, gen, device)
+            if not val.any():  # estimate the error scale on a fresh hide pass instead
+                val = observed & (np.random.default_rng(seed + 1).random(observed.shape) < 0.2)
+            pred = _raw(model, z, observed & ~val, foe, device)
+        cells = val[:, foe]
+        sq_err += np.where(cells, (pred - z) ** 2, 0.0).sum(axis=0)
+        count += cells.sum(axis=0)
+        models.append(model)
+        histories.append(
+            {
+                "steps": hist["steps"],
+                "best_step": hist["best_step"],
+                "best_val_loss": hist["best_val_loss"],
+                "final_train_loss": hist["train_loss"][-1],
+            }
+        )
+    residual = np.sqrt(sq_err / np.maximum(count, 1))
+    residual[count == 0] = 1.0
+    return models, histories, residual
+
+
+@torch.no_grad()
+def _raw(model, z, observed, foe, device, latent=False, batch_size=8192) -> np.ndarray:
+    model.eval()
+    foe_t = torch.as_tensor(foe, dtype=torch.long, device=device)
+    outs = []
+    for start in range(0, z.shape[0], batch_size):
+        x = torch.as_tensor(z[start : start + batch_size], dtype=torch.float32, device=device)
+        m = torch.as_tensor(observed[start : start + batch_size], device=device)
+        x_in = torch.where(expand_mask(m, foe_t), x, torch.zeros_like(x))
+        out = model.encode(x_in, m) if latent else model(x_in, m)
+        outs.append(out.cpu().numpy())
+    return np.concatenate(outs, axis=0).astype(np.float64)
+
+
+def _ensemble_raw(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    foe = est._layout.feature_of_encoded()
+    device = torch.device(est.device_)
+    return np.mean([_raw(m, z, observed, foe, device) for m in est._models], axis=0)
+
+
+def predict_raw(est: Any, z: np.ndarray, observed: np.ndarray, latent: bool = False) -> np.ndarray:
+    """Ensemble prediction in scaled units (probabilities for binary/categorical).
+
+    With ``latent=True``, the concatenated latent codes instead.
+    """
+    with _session(est):
+        if latent:
+            foe = est._layout.feature_of_encoded()
+            device = torch.device(est.device_)
+            return np.concatenate(
+                [_raw(m, z, observed, foe, device, latent=True) for m in est._models], axis=1
+            )
+        out = _ensemble_raw(est, z, observed)
+        heads = _heads(est)
+        return heads.activate(torch.as_tensor(out)).numpy().astype(np.float64)
+
+
+def reconstruction_error(
+    est: Any, z: np.ndarray, observed: np.ndarray, n_passes: int
+) -> np.ndarray:
+    """Mean loss on randomly hidden observed cells, per row (NaN with no observed cell)."""
+    heads = _heads(est)
+    total = np.zeros(z.shape[0])
+    count = np.zeros(z.shape[0])
+    gen = torch.Generator().manual_seed(est.seed_ + 1)
+    obs_t = torch.as_tensor(observed)
+    with _session(est):
+        for _ in range(n_passes):
+            hidden = hide_cells(obs_t, 0.3, 0.3, gen).numpy()
+            out = _ensemble_raw(est, z, observed & ~hidden)
+            losses = heads.cell_losses(torch.as_tensor(out), torch.as_tensor(z)).numpy()
+            total += np.where(hidden, losses, 0.0).sum(axis=1)
+            count += hidden.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = total / count
+    score[~observed.any(axis=1)] = np.nan
+    # rows whose draws never hid a cell (one observed cell, unlucky draws): hide it alone
+    todo = np.flatnonzero(observed.any(axis=1) & (count == 0))
+    if len(todo):
+        with _session(est):
+            out = _ensemble_raw(est, z[todo], np.zeros_like(observed[todo]))
+        losses = heads.cell_losses(torch.as_tensor(out), torch.as_tensor(z[todo])).numpy()
+        score[todo] = np.where(observed[todo], losses, 0.0).sum(1) / observed[todo].sum(1)
+    return score
+
+
+def sample(est: Any, z: np.ndarray, observed: np.ndarray, n: int) -> list[np.ndarray]:
+    """``n`` random completions in scaled units (one-hot draws for categories)."""
+    mean = predict_raw(est, z, observed)
+    heads = est._layout.heads()
+    rng = np.random.default_rng(est.seed_ + 2)
+    draws = []
+    for _ in range(n):
+        d = mean.copy()
+        num = heads["numeric"]
+        if num:
+            d[:, num] += rng.standard_normal((len(d), len(num))) * est.residual_scale_[num]
+        b = heads["binary"]
+        if b:
+            d[:, b] = (rng.random((len(d), len(b))) < mean[:, b]).astype(float)
+        for group in heads["categorical"]:
+            p = mean[:, group]
+            p = p / p.sum(axis=1, keepdims=True)
+            u = rng.random((len(d), 1))
+            choice = np.minimum((p.cumsum(axis=1) < u).sum(axis=1), len(group) - 1)
+            onehot = np.zeros_like(p)
+            onehot[np.arange(len(d)), choice] = 1.0
+            d[:, group] = onehot
+        draws.append(d)
+    return draws

@@ -1,0 +1,87 @@
+"""Input and parameter checks shared by the estimators."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and np.isfinite(v)
+
+
+def int_in(low: int, high: float = np.inf) -> tuple[Callable[[Any], bool], str]:
+    """Constraint: an integer in ``[low, high]``."""
+    hi = "" if high == np.inf else f" and <= {high}"
+    return (lambda v: _is_int(v) and low <= v <= high), f"an integer >= {low}{hi}"
+
+
+def real_in(low: float, high: float, closed: str = "both") -> tuple[Callable[[Any], bool], str]:
+    """Constraint: a finite real number in an interval."""
+    lo_ok = (lambda v: v >= low) if closed in ("both", "left") else (lambda v: v > low)
+    hi_ok = (lambda v: v <= high) if closed in ("both", "right") else (lambda v: v < high)
+    lb = "[" if closed in ("both", "left") else "("
+    rb = "]" if closed in ("both", "right") else ")"
+    return (lambda v: _is_real(v) and lo_ok(v) and hi_ok(v)), f"a number in {lb}{low}, {high}{rb}"
+
+
+def one_of(*options: Any) -> tuple[Callable[[Any], bool], str]:
+    """Constraint: one of the given values."""
+    return (lambda v: any(v is o or (type(v) is type(o) and v == o) for o in options)), (
+        f"one of {list(options)}"
+    )
+
+
+def either(*constraints: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[Any], bool], str]:
+    """Constraint satisfied by any of ``constraints``."""
+    return (lambda v: any(c(v) for c, _ in constraints)), " or ".join(d for _, d in constraints)
+
+
+def check_params(params: dict, constraints: dict) -> None:
+    """Raise ``ValueError`` naming the first parameter that violates its constraint."""
+    for name, (ok, desc) in constraints.items():
+        value = params[name]
+        try:
+            good = ok(value)
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            raise ValueError(f"invalid value {value!r} for parameter {name!r}: expected {desc}")
+
+
+def as_frame(X: Any, what: str = "X") -> tuple[pd.DataFrame, str]:
+    """Return ``(DataFrame, input_kind)`` for a DataFrame or a 2-D numpy array."""
+    if isinstance(X, pd.DataFrame):
+        return X, "pandas"
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2:
+            raise ValueError(
+                f"{what} must be 2-dimensional (rows x columns); got an array of shape {X.shape}"
+            )
+        if X.dtype.kind not in "biufO":
+            raise TypeError(f"{what} has dtype {X.dtype}; expected a numeric or object array")
+        return pd.DataFrame(X), "numpy"
+    if isinstance(X, pd.Series):
+        raise TypeError(f"{what} is a pandas Series; pass a DataFrame, e.g. X.to_frame()")
+    raise TypeError(
+        f"{what} must be a pandas DataFrame or a 2-D numpy array; got {type(X).__name__}"
+    )
+
+
+def check_frame(df: pd.DataFrame, what: str = "X") -> None:
+    """Reject empty frames and duplicated column labels."""
+    if df.shape[0] == 0:
+        raise ValueError(f"{what} has no rows")
+    if df.shape[1] == 0:
+        raise ValueError(f"{what} has no columns")
+    dup = df.columns[df.columns.duplicated()].unique().tolist()
+    if dup:
+        raise ValueError(f"{what} has duplicated column labels {dup}; make them unique")

@@ -1,0 +1,471 @@
+"""The tabular :class:`Imputer`: schema -> scaling -> training -> reconstruction."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+
+from aeimpute import _validation as v
+from aeimpute.scaling import ObservedScaler
+from aeimpute.schema import Layout, decode, encode, infer_schema
+
+_CONSTRAINTS = {
+    "hidden_width": v.either(v.one_of(None), v.int_in(1)),
+    "latent_dim": v.either(v.one_of(None), v.int_in(1)),
+    "n_blocks": v.int_in(0, 16),
+    "n_models": v.int_in(1, 32),
+    "max_steps": v.int_in(1),
+    "batch_size": v.int_in(1),
+    "learning_rate": v.real_in(0, 1, "right"),
+    "weight_decay": v.real_in(0, 1),
+    "mask_rate": (
+        lambda r: (
+            isinstance(r, (tuple, list))
+            and len(r) == 2
+            and all(v._is_real(x) for x in r)
+            and 0 <= r[0] <= r[1] < 1
+        ),
+        "a pair (low, high) with 0 <= low <= high < 1",
+    ),
+    "noise_std": v.real_in(0, 10),
+    "visible_weight": v.real_in(0, 1),
+    "validation_fraction": v.real_in(0, 0.5, "left"),
+    "patience": v.int_in(1),
+    "column_kinds": (lambda d: d is None or isinstance(d, dict), "None or a dict {column: kind}"),
+    "all_missing": v.one_of("error", "keep"),
+    "clip": v.one_of(True, False),
+    "random_state": (
+        lambda r: r is None or v._is_int(r) or isinstance(r, np.random.RandomState),
+        "None, an int or a numpy RandomState",
+    ),
+    "device": (lambda d: isinstance(d, str), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    "n_threads": v.int_in(1, 1024),
+    "verbose": v.one_of(True, False),
+}
+
+
+class Imputer(TransformerMixin, BaseEstimator):
+    """Fill missing values with a denoising autoencoder.
+
+    The model sees each row's observed cells beside a mask of which cells
+    were observed. In every training step a fresh random share of the
+    observed cells is hidden and Gaussian noise is added to the visible
+    ones; the network learns to give the hidden cells back. A few percent of
+    the observed cells are held back, and training keeps the weights that
+    reconstruct them best.
+
+    Parameters
+    ----------
+    hidden_width : int, optional
+        Width of the hidden layers. Default: ``max(128, 4 * p)`` capped at
+        512, where ``p`` is the number of encoded columns.
+    latent_dim : int, optional
+        Size of the latent code returned by :meth:`encode`. Default: half
+        the hidden width.
+    n_blocks : int, default=2
+        Residual blocks in each of the encoder and the decoder.
+    n_models : int, default=1
+        Number of networks in the ensemble; predictions are averaged.
+    max_steps : int, default=2000
+        Maximum number of optimisation steps per network.
+    batch_size : int, default=512
+        Rows per step (all rows when the table is smaller).
+    learning_rate : float, default=2e-3
+        Peak AdamW learning rate (warm-up then cosine decay).
+    weight_decay : float, default=1e-4
+        AdamW weight decay.
+    mask_rate : tuple of float, default=(0.2, 0.5)
+        Each row hides a share of its observed cells drawn from this range
+        in every step.
+    noise_std : float, default=0.05
+        Standard deviation of the Gaussian noise added to visible inputs
+        (in standardised units).
+    visible_weight : float, default=0.1
+        Loss weight of visible cells relative to hidden ones (1.0).
+    validation_fraction : float, default=0.05
+        Share of observed cells held back for early stopping. Set to 0 to
+        train for ``max_steps`` without validation. Validation is also
+        skipped when it would hold back fewer than 100 cells.
+    patience : int, default=400
+        Stop when the validation error has not improved for this many steps.
+    column_kinds : dict, optional
+        ``{column: kind}`` to override detected column kinds, where kind is
+        ``"numeric"``, ``"integer"``, ``"binary"``, ``"categorical"`` or
+        ``"passthrough"`` (returned untouched).
+    all_missing : {"error", "keep"}, default="error"
+        What to do with a column that has no observed value at fit:
+        raise, or keep it (still missing) with a warning.
+    clip : bool, default=True
+        Clip imputed numbers to the range observed in training.
+    random_state : int, RandomState or None
+        Seed for weight initialisation, masking and validation split. The
+        same value gives the same output.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU.
+    n_threads : int, default=1
+        Torch CPU threads used while fitting and predicting. One thread is
+        fastest on small tables and when other processes share the cores.
+    verbose : bool, default=False
+        Show a progress bar while training.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns seen in fit.
+    feature_names_in_ : ndarray of str
+        Column names seen in fit (only when they are all strings).
+    columns_ : list
+        Column labels seen in fit, in order.
+    schema_ : list of ColumnSpec
+        Detected kind, dtype, categories and range of each column.
+    history_ : list of dict
+        Training history of each network (losses, best step).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from aeimpute import Imputer
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    >>> df["c"] = df["a"] + df["b"]
+    >>> df.iloc[::10, 2] = np.nan
+    >>> out = Imputer(max_steps=200, random_state=0).fit_transform(df)
+    >>> int(out.isna().sum().sum())
+    0
+    >>> bool((out.loc[1:9, "c"] == df.loc[1:9, "c"]).all())
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_width: int | None = None,
+        latent_dim: int | None = None,
+        n_blocks: int = 2,
+        n_models: int = 1,
+        max_steps: int = 2000,
+        batch_size: int = 512,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 1e-4,
+        mask_rate: tuple[float, float] = (0.2, 0.5),
+        noise_std: float = 0.05,
+        visible_weight: float = 0.1,
+        validation_fraction: float = 0.05,
+        patience: int = 400,
+        column_kinds: dict | None = None,
+        all_missing: str = "error",
+        clip: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        device: str = "auto",
+        n_threads: int = 1,
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_width = hidden_width
+        self.latent_dim = latent_dim
+        self.n_blocks = n_blocks
+        self.n_models = n_models
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.mask_rate = mask_rate
+        self.noise_std = noise_std
+        self.visible_weight = visible_weight
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.column_kinds = column_kinds
+        self.all_missing = all_missing
+        self.clip = clip
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: pd.DataFrame | np.ndarray, y: Any = None) -> Imputer:
+        """Learn the column schema, the scaling and the network from ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray of shape (n_rows, n_columns)
+            Data with missing cells (NaN, None, ``pd.NA`` or ``NaT``).
+        y : ignored
+
+        Returns
+        -------
+        self : Imputer
+        """
+        v.check_params(self.get_params(deep=False), _CONSTRAINTS)
+        device = _resolve_device(self.device)
+        df, kind = v.as_frame(X)
+        v.check_frame(df)
+        column_kinds = dict(self.column_kinds or {})
+        all_na = [c for c in df.columns if df[c].isna().all()]
+        if all_na:
+            if self.all_missing == "error":
+                raise ValueError(
+                    f"column(s) {all_na} are entirely missing, so nothing can be learned "
+                    "about them; drop them or pass all_missing='keep' to return them as they are"
+                )
+            warnings.warn(
+                f"column(s) {all_na} are entirely missing; they are returned unchanged",
+                UserWarning,
+                stacklevel=2,
+            )
+            for c in all_na:
+                column_kinds[c] = "passthrough"
+        specs = infer_schema(df, column_kinds)
+        layout = Layout(specs)
+        if layout.n_features == 0:
+            raise ValueError("X has no column that can be imputed (all are passthrough)")
+        values, observed = encode(df, layout)
+        if not observed.any():
+            raise ValueError("X has no observed value in any modelled column")
+        heads = layout.heads()
+        scaler = ObservedScaler(heads["numeric"]).fit(values)
+
+        rng = check_random_state(self.random_state)
+        self.seed_ = int(rng.randint(0, 2**31 - 1))
+        self.input_kind_ = kind
+        self.columns_ = list(df.columns)
+        self.n_features_in_ = df.shape[1]
+        if all(isinstance(c, str) for c in df.columns):
+            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.schema_ = specs
+        self._layout = layout
+        self._scaler = scaler
+        p_enc = layout.n_encoded
+        width = self.hidden_width or int(min(512, max(128, 4 * p_enc)))
+        self.model_config_ = {
+            "n_encoded": p_enc,
+            "n_features": layout.n_features,
+            "width": width,
+            "latent_dim": self.latent_dim or max(1, width // 2),
+            "n_blocks": self.n_blocks,
+        }
+        from aeimpute import _engine
+
+        keep = observed.any(axis=1)
+        z = np.nan_to_num(scaler.transform(values[keep]), nan=0.0)
+        self._models, self.history_, self.residual_scale_ = _engine.fit_models(
+            self, z, observed[keep], device
+        )
+        return self
+
+    # ------------------------------------------------------------ transform
+    def transform(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+        """Fill the missing cells of ``X``; observed cells are returned unchanged.
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray
+            Same columns as in fit (for a DataFrame, any order).
+
+        Returns
+        -------
+        DataFrame or ndarray
+            Same kind, shape, index, columns and dtypes as ``X``.
+        """
+        df, kind, order = self._prepare(X)
+        z, observed, fill = self._encode(df)
+        from aeimpute import _engine
+
+        pred = _engine.predict_raw(self, z, observed)
+        out = decode(df, self._layout, self._scaler.inverse_transform(pred), fill, self.clip)
+        return self._restore(out, kind, order, X)
+
+    def encode(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+        """Latent representation of each row.
+
+        With ``n_models > 1`` the codes of the networks are concatenated.
+
+        Returns
+        -------
+        DataFrame (index of ``X``, columns ``latent_0``...) or ndarray
+        """
+        df, kind, _ = self._prepare(X)
+        z, observed, _ = self._encode(df, warn=False)
+        from aeimpute import _engine
+
+        codes = _engine.predict_raw(self, z, observed, latent=True)
+        if kind == "numpy":
+            return codes
+        cols = [f"latent_{i}" for i in range(codes.shape[1])]
+        return pd.DataFrame(codes, index=df.index, columns=cols)
+
+    def reconstruction_error(
+        self, X: pd.DataFrame | np.ndarray, n_passes: int = 10
+    ) -> pd.Series | np.ndarray:
+        """Per-row anomaly score: how badly the model rebuilds a row's observed cells.
+
+        In each of ``n_passes`` passes, 30% of each row's observed cells are
+        hidden and predicted from the rest; the score is the mean loss on
+        the hidden cells (squared error in standardised units for numbers,
+        cross-entropy for binary and categorical columns). Higher means more
+        unusual. Rows with no observed cell get NaN.
+
+        Returns
+        -------
+        Series (index of ``X``) or ndarray of shape (n_rows,)
+        """
+        v.check_params({"n_passes": n_passes}, {"n_passes": v.int_in(1, 10_000)})
+        df, kind, _ = self._prepare(X)
+        z, observed, _ = self._encode(df, warn=False)
+        from aeimpute import _engine
+
+        score = _engine.reconstruction_error(self, z, observed, n_passes)
+        if kind == "numpy":
+            return score
+        return pd.Series(score, index=df.index, name="reconstruction_error")
+
+    def sample(
+        self, X: pd.DataFrame | np.ndarray, n: int = 5
+    ) -> list[pd.DataFrame] | list[np.ndarray]:
+        """Draw ``n`` plausible completions of ``X`` (multiple imputation).
+
+        Numbers get the model's prediction plus Gaussian noise with the
+        per-column error measured on held-back cells at fit; binary and
+        categorical cells are drawn from the predicted probabilities. The
+        draws are reproducible for a fixed ``random_state``.
+
+        Returns
+        -------
+        list of DataFrame or ndarray
+        """
+        v.check_params({"n": n}, {"n": v.int_in(1, 10_000)})
+        df, kind, order = self._prepare(X)
+        z, observed, fill = self._encode(df)
+        from aeimpute import _engine
+
+        draws = _engine.sample(self, z, observed, n)
+        return [
+            self._restore(
+                decode(df, self._layout, self._scaler.inverse_transform(d), fill, self.clip),
+                kind,
+                order,
+                X,
+            )
+            for d in draws
+        ]
+
+    # ------------------------------------------------------------ sklearn
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output feature names: the input columns, unchanged."""
+        self._check_fitted()
+        if input_features is not None:
+            names = np.asarray(input_features, dtype=object)
+            if len(names) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features has {len(names)} names; expected {self.n_features_in_}"
+                )
+            return names
+        if hasattr(self, "feature_names_in_"):
+            return self.feature_names_in_.copy()
+        if self.input_kind_ == "numpy":
+            return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        return np.asarray([str(c) for c in self.columns_], dtype=object)
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | Any) -> None:
+        """Save the fitted model to ``path`` (a zip of JSON metadata and tensors).
+
+        No pickle is used: :meth:`load` reads the tensors with
+        ``torch.load(..., weights_only=True)``.
+        """
+        from aeimpute.persistence import save
+
+        self._check_fitted()
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Any) -> Imputer:
+        """Load a model written by :meth:`save`."""
+        from aeimpute.persistence import load
+
+        return load(cls, path)
+
+    # ------------------------------------------------------------ helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_models"):
+            raise NotFittedError("this Imputer is not fitted yet; call fit(X) before using it")
+
+    def _prepare(self, X: Any) -> tuple[pd.DataFrame, str, list | None]:
+        """Validate ``X`` against the fit and return it in the fitted column order."""
+        self._check_fitted()
+        df, kind = v.as_frame(X)
+        v.check_frame(df)
+        if kind == "numpy" or self.input_kind_ == "numpy":
+            if df.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {df.shape[1]} columns; the model was fitted on {self.n_features_in_}"
+                )
+            if kind == "numpy" or list(df.columns) != self.columns_:
+                df = df.set_axis(self.columns_, axis=1)
+            return df, kind, None
+        cols = list(df.columns)
+        if cols == self.columns_:
+            return df, kind, None
+        missing = [c for c in self.columns_ if c not in cols]
+        extra = [c for c in cols if c not in self.columns_]
+        if missing or extra or len(cols) != len(self.columns_):
+            raise ValueError(
+                f"X's columns differ from those seen in fit: missing {missing}, unexpected {extra}"
+            )
+        return df[self.columns_], kind, cols
+
+    def _encode(
+        self, df: pd.DataFrame, warn: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        values, observed = encode(df, self._layout)
+        na = np.column_stack([df.iloc[:, i].isna().to_numpy() for i in self._layout.modelled])
+        empty = ~observed.any(axis=1)
+        if warn and empty.any():
+            warnings.warn(
+                f"{int(empty.sum())} row(s) have no observed value; they are filled from "
+                "what the model learned about typical rows",
+                UserWarning,
+                stacklevel=3,
+            )
+        z = np.nan_to_num(self._scaler.transform(values), nan=0.0)
+        return z, observed, na
+
+    def _restore(self, out: pd.DataFrame, kind: str, order: list | None, X: Any) -> Any:
+        if order is not None:
+            out = out[order]
+        if kind == "numpy":
+            arr = out.to_numpy()
+            return arr.astype(X.dtype) if X.dtype.kind in "fO" else arr
+        return out
+
+
+def _resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"invalid value {device!r} for parameter 'device': expected 'auto', 'cpu', "
+            "'cuda' or 'cuda:N'"
+        ) from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but CUDA is not available; use 'auto'")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    return dev

@@ -1,0 +1,185 @@
+"""Save and load fitted models without pickle.
+
+A model file is a zip archive with two members:
+
+``meta.json``
+    format version, library version, estimator parameters, column schema,
+    scaler, network configuration, seeds and a SHA-256 of the weights.
+``weights.pt``
+    the networks' state dicts, written with ``torch.save`` and read back with
+    ``torch.load(..., weights_only=True)``, which never executes code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aeimpute._version import __version__
+from aeimpute.schema import ColumnSpec, Layout, decode_label, encode_label
+
+FORMAT = "aeimpute-model"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file is unreadable, tampered with, or from an incompatible version."""
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = version.split(".")
+    return int(parts[0]), int(parts[1])
+
+
+def _encode_params(params: dict) -> dict:
+    out = dict(params)
+    rs = out.get("random_state")
+    if isinstance(rs, np.random.RandomState):
+        out["random_state"] = None  # the drawn seed is saved separately
+    if out.get("column_kinds") is not None:
+        out["column_kinds"] = [[encode_label(k), v] for k, v in out["column_kinds"].items()]
+    if out.get("mask_rate") is not None:
+        out["mask_rate"] = list(out["mask_rate"])
+    return out
+
+
+def _decode_params(params: dict) -> dict:
+    out = dict(params)
+    if out.get("column_kinds") is not None:
+        out["column_kinds"] = {decode_label(k): v for k, v in out["column_kinds"]}
+    if out.get("mask_rate") is not None:
+        out["mask_rate"] = tuple(out["mask_rate"])
+    return out
+
+
+def save(est: Any, path: str | os.PathLike) -> None:
+    """Write ``est`` to ``path`` atomically (temporary file, then rename)."""
+    import torch
+
+    buf = io.BytesIO()
+    state = {
+        f"model{k}.{name}": t.detach().cpu()
+        for k, m in enumerate(est._models)
+        for name, t in m.state_dict().items()
+    }
+    torch.save(state, buf)
+    weights = buf.getvalue()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "params": _encode_params(est.get_params(deep=False)),
+        "schema": [s.to_json() for s in est.schema_],
+        "columns": [encode_label(c) for c in est.columns_],
+        "input_kind": est.input_kind_,
+        "scaler": est._scaler.to_json(),
+        "model_config": est.model_config_,
+        "n_models": len(est._models),
+        "seed": est.seed_,
+        "residual_scale": est.residual_scale_.tolist(),
+        "history": est.history_,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("meta.json", json.dumps(meta, indent=1, allow_nan=False))
+            zf.writestr("weights.pt", weights)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _read(path: str | os.PathLike) -> tuple[dict, bytes]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if not {"meta.json", "weights.pt"} <= names:
+                raise ModelFileError(f"{path} is not an aeimpute model file (members missing)")
+            meta = json.loads(zf.read("meta.json").decode("utf-8"))
+            weights = zf.read("weights.pt")
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as err:
+        raise ModelFileError(
+            f"{path} is not a readable aeimpute model file (truncated or corrupt: {err})"
+        ) from err
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{path}: metadata is corrupt ({err})") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not an aeimpute model file")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {meta.get('format_version')}; this aeimpute "
+            f"({__version__}) reads version {FORMAT_VERSION}"
+        )
+    saved = str(meta.get("library_version", "0.0"))
+    try:
+        compatible = _major_minor(saved) == _major_minor(__version__)
+    except (ValueError, IndexError):
+        compatible = False
+    if not compatible:
+        raise ModelFileError(
+            f"{path} was saved by aeimpute {saved}; this is aeimpute {__version__}. "
+            f"Refit the model, or load it with aeimpute {saved}"
+        )
+    if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
+        raise ModelFileError(f"{path}: the weights do not match their checksum (file altered)")
+    return meta, weights
+
+
+def load(cls: type, path: str | os.PathLike) -> Any:
+    """Rebuild a fitted estimator of class ``cls`` from ``path``."""
+    import torch
+
+    from aeimpute import _engine
+
+    meta, weights = _read(path)
+    try:
+        est = cls(**_decode_params(meta["params"]))
+        specs = [ColumnSpec.from_json(s) for s in meta["schema"]]
+        from aeimpute.scaling import ObservedScaler
+
+        state = torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu")
+        est.schema_ = specs
+        est._layout = Layout(specs)
+        est._scaler = ObservedScaler.from_json(meta["scaler"])
+        est.columns_ = [decode_label(c) for c in meta["columns"]]
+        est.n_features_in_ = len(est.columns_)
+        if all(isinstance(c, str) for c in est.columns_):
+            est.feature_names_in_ = np.asarray(est.columns_, dtype=object)
+        est.input_kind_ = meta["input_kind"]
+        est.model_config_ = dict(meta["model_config"])
+        est.seed_ = int(meta["seed"])
+        est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
+        est.history_ = meta["history"]
+        from aeimpute.imputer import _resolve_device
+
+        device = _resolve_device(est.device)
+        est.device_ = str(device)
+        models = []
+        for k in range(int(meta["n_models"])):
+            m = _engine.build_model(est.model_config_)
+            prefix = f"model{k}."
+            own = {n[len(prefix) :]: t for n, t in state.items() if n.startswith(prefix)}
+            m.load_state_dict(own)
+            models.append(m.to(device).eval())
+        est._models = models
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+        raise ModelFileError(f"{path}: model file content is invalid ({err})") from err
+    return est

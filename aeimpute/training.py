@@ -1,0 +1,284 @@
+"""Training loop: loss on observed cells, validation on held-back cells, early stopping."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aeimpute.corruption import gaussian_noise, hide_cells
+from aeimpute.nn import DenoisingAutoencoder
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (see :class:`aeimpute.Imputer` for meanings)."""
+
+    max_steps: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    mask_rate: tuple[float, float]
+    noise_std: float
+    visible_weight: float
+    validation_fraction: float
+    patience: int
+    eval_every: int = 25
+    verbose: bool = False
+
+
+class Heads:
+    """Index tensors that map encoded outputs to per-feature losses.
+
+    Parameters
+    ----------
+    heads : dict
+        ``{"numeric": [enc], "binary": [enc], "categorical": [[enc, ...], ...]}``
+        as returned by :meth:`aeimpute.schema.Layout.heads`.
+    feature_of_encoded : ndarray of int
+        Modelled feature index of each encoded column.
+    device : torch.device
+    """
+
+    def __init__(self, heads: dict, feature_of_encoded: np.ndarray, device) -> None:
+        foe = np.asarray(feature_of_encoded)
+        self.num_enc = torch.as_tensor(heads["numeric"], dtype=torch.long, device=device)
+        self.bin_enc = torch.as_tensor(heads["binary"], dtype=torch.long, device=device)
+        groups = heads["categorical"]
+        width = max((len(g) for g in groups), default=0)
+        idx = np.zeros((len(groups), width), dtype=np.int64)
+        valid = np.zeros((len(groups), width), dtype=bool)
+        for g, cols in enumerate(groups):
+            idx[g, : len(cols)] = cols
+            valid[g, : len(cols)] = True
+        self.cat_index = torch.as_tensor(idx, device=device)
+        self.cat_valid = torch.as_tensor(valid, device=device)
+        feats = (
+            [int(foe[e]) for e in heads["numeric"]]
+            + [int(foe[e]) for e in heads["binary"]]
+            + [int(foe[g[0]]) for g in groups]
+        )
+        # columns of the concatenated [numeric | binary | categorical] losses -> feature order
+        self.order = torch.as_tensor(np.argsort(feats), dtype=torch.long, device=device)
+        self.n_features = len(feats)
+
+    def cell_losses(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-row, per-feature loss, shape (n_rows, n_features)."""
+        parts = []
+        if len(self.num_enc):
+            parts.append((out[:, self.num_enc] - target[:, self.num_enc]) ** 2)
+        if len(self.bin_enc):
+            parts.append(
+                F.binary_cross_entropy_with_logits(
+                    out[:, self.bin_enc], target[:, self.bin_enc], reduction="none"
+                )
+            )
+        if self.cat_index.shape[0]:
+            logits = out[:, self.cat_index].masked_fill(~self.cat_valid, float("-inf"))
+            logp = torch.log_softmax(logits, dim=-1).masked_fill(~self.cat_valid, 0.0)
+            tgt = target[:, self.cat_index] * self.cat_valid
+            parts.append(-(tgt * logp).sum(-1))
+        return torch.cat(parts, dim=1)[:, self.order]
+
+    def activate(self, out: torch.Tensor) -> torch.Tensor:
+        """Raw outputs -> predictions: numbers, probabilities, category probabilities."""
+        pred = out.clone()
+        if len(self.bin_enc):
+            pred[:, self.bin_enc] = torch.sigmoid(out[:, self.bin_enc])
+        if self.cat_index.shape[0]:
+            logits = out[:, self.cat_index].masked_fill(~self.cat_valid, float("-inf"))
+            probs = torch.softmax(logits, dim=-1)
+            rows = torch.arange(out.shape[0], device=out.device)[:, None, None]
+            flat_idx = self.cat_index.expand(out.shape[0], -1, -1)
+            keep = self.cat_valid.expand(out.shape[0], -1, -1)
+            pred[rows.expand_as(flat_idx)[keep], flat_idx[keep]] = probs[keep]
+        return pred
+
+
+def expand_mask(mask: torch.Tensor, feature_of_encoded: torch.Tensor) -> torch.Tensor:
+    """Per-feature mask -> per-encoded-column mask."""
+    return mask[:, feature_of_encoded]
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    while True:
+        perm = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield perm[start : start + batch_size]
+
+
+def _lr_factor(step: int, total: int) -> float:
+    warm = max(1, total // 20)
+    if step < warm:
+        return (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``torch.set_num_threads(n)``, restoring the old value."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def split_validation(
+    observed: np.ndarray, fraction: float, rng: np.random.Generator, min_cells: int = 100
+) -> np.ndarray:
+    """Choose observed cells to hold back for validation (never a row's last one)."""
+    val = np.zeros_like(observed)
+    n_obs = int(observed.sum())
+    if fraction <= 0 or n_obs * fraction < min_cells:
+        return val
+    val = observed & (rng.random(observed.shape) < fraction)
+    # keep at least one observed cell per row for training
+    emptied = observed.any(axis=1) & ~(observed & ~val).any(axis=1)
+    val[emptied] = False
+    return val
+
+
+def train(
+    model: DenoisingAutoencoder,
+    values: np.ndarray,
+    observed: np.ndarray,
+    validation: np.ndarray,
+    heads: Heads,
+    feature_of_encoded: np.ndarray,
+    config: TrainConfig,
+    generator: torch.Generator,
+    device: torch.device,
+) -> dict:
+    """Train ``model`` in place and return a history dict.
+
+    Parameters
+    ----------
+    values : ndarray (n_rows, n_encoded)
+        Scaled encoded values, 0 where missing.
+    observed : bool ndarray (n_rows, n_features)
+    validation : bool ndarray (n_rows, n_features)
+        Observed cells held back: hidden from the input and left out of the
+        training loss; their error drives early stopping.
+    """
+    x_all = torch.as_tensor(values, dtype=torch.float32, device=device)
+    train_obs = torch.as_tensor(observed & ~validation, device=device)
+    val_cells = torch.as_tensor(validation, device=device)
+    foe = torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device)
+    n = x_all.shape[0]
+    batch = min(config.batch_size, n)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config.max_steps))
+    has_val = bool(val_cells.any())
+    val_rows = torch.nonzero(val_cells.any(dim=1)).flatten()
+    best = {"loss": math.inf, "step": 0, "state": None}
+    history: dict = {"train_loss": [], "val_loss": [], "steps": 0}
+    low, high = config.mask_rate
+    batches = _batches(n, batch, generator)
+
+    progress = None
+    if config.verbose:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=config.max_steps, desc="aeimpute fit", leave=False)
+    try:
+        for step in range(config.max_steps):
+            model.train()
+            idx = next(batches).to(device)
+            x, obs = x_all[idx], train_obs[idx]
+            hidden = hide_cells(obs, low, high, generator)
+            visible = obs & ~hidden
+            vis_enc = expand_mask(visible, foe)
+            noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
+            x_in = torch.where(vis_enc, x + noise, torch.zeros_like(x))
+            out = model(x_in, visible)
+            weight = hidden.float() + config.visible_weight * visible.float()
+            loss = (heads.cell_losses(out, x) * weight).sum() / weight.sum().clamp_min(1.0)
+            if not torch.isfinite(loss.detach()):
+                raise TrainingDivergedError(
+                    f"the training loss became {loss.item()} at step {step}; try a smaller "
+                    "learning_rate, check the data for extreme values or outliers, or "
+                    "rescale the columns"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            history["train_loss"].append(loss.item())
+            history["steps"] = step + 1
+            if progress is not None:
+                progress.update(1)
+            last = step == config.max_steps - 1
+            if has_val and ((step + 1) % config.eval_every == 0 or last):
+                v = _validation_loss(model, x_all, train_obs, val_cells, val_rows, heads, foe)
+                history["val_loss"].append((step + 1, v))
+                if progress is not None:
+                    progress.set_postfix(val=f"{v:.4f}")
+                if v < best["loss"]:
+                    best = {"loss": v, "step": step + 1, "state": copy.deepcopy(model.state_dict())}
+                elif step + 1 - best["step"] >= config.patience:
+                    break
+    finally:
+        if progress is not None:
+            progress.close()
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    history["best_step"] = best["step"] if has_val else history["steps"]
+    history["best_val_loss"] = best["loss"] if has_val else None
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def _validation_loss(model, x_all, train_obs, val_cells, val_rows, heads, foe) -> float:
+    model.eval()
+    total, count = 0.0, 0.0
+    for start in range(0, len(val_rows), 8192):
+        idx = val_rows[start : start + 8192]
+        x, obs, val = x_all[idx], train_obs[idx], val_cells[idx]
+        x_in = torch.where(expand_mask(obs, foe), x, torch.zeros_like(x))
+        losses = heads.cell_losses(model(x_in, obs), x)
+        total += float((losses * val).sum())
+        count += float(val.sum())
+    return total / max(count, 1.0)
+
+
+@torch.no_grad()
+def predict(
+    model: DenoisingAutoencoder,
+    values: np.ndarray,
+    observed: np.ndarray,
+    heads: Heads,
+    feature_of_encoded: np.ndarray,
+    device: torch.device,
+    batch_size: int = 8192,
+    latent: bool = False,
+) -> np.ndarray:
+    """Reconstruct every row (or its latent code) from its observed cells."""
+    model.eval()
+    foe = torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device)
+    outs = []
+    for start in range(0, values.shape[0], batch_size):
+        x = torch.as_tensor(values[start : start + batch_size], dtype=torch.float32, device=device)
+        obs = torch.as_tensor(observed[start : start + batch_size], device=device)
+        x_in = torch.where(expand_mask(obs, foe), x, torch.zeros_like(x))
+        if latent:
+            outs.append(model.encode(x_in, obs).cpu().numpy())
+        else:
+            outs.append(heads.activate(model(x_in, obs)).cpu().numpy())
+    return np.concatenate(outs, axis=0).astype(np.float64)

@@ -1,0 +1,58 @@
+"""Shared fixtures. Models in tests are tiny and trained for few steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+# small, fast settings for every test that does not measure accuracy
+FAST = {"hidden_width": 16, "n_blocks": 1, "max_steps": 20, "batch_size": 64}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def make_mixed(n: int = 60, seed: int = 0, missing: float = 0.2) -> pd.DataFrame:
+    """A frame with every column kind, ~``missing`` of modelled cells hidden."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    df = pd.DataFrame(
+        {
+            "x": a,
+            "y": (2 * a + rng.normal(scale=0.1, size=n)).astype("float32"),
+            "count": pd.array(rng.integers(0, 10, size=n), dtype="Int64"),
+            "flag": pd.array(a > 0, dtype="boolean"),
+            "colour": pd.array(rng.choice(["red", "green", "blue"], size=n), dtype="str"),
+            "size": pd.Categorical(rng.choice(["S", "M", "L"], size=n), categories=["S", "M", "L"]),
+            "obj": rng.choice(["u", "v"], size=n).astype(object),
+            "when": pd.date_range("2024-01-01", periods=n, freq="h"),
+        },
+        index=pd.Index([f"r{i}" for i in range(n)], name="row"),
+    )
+    hide = rng.random((n, 7)) < missing
+    hide[0] = False  # keep one full row so every category is observed
+    for j, col in enumerate(df.columns[:7]):
+        df.loc[hide[:, j], col] = None
+    return df
+
+
+@pytest.fixture
+def mixed() -> pd.DataFrame:
+    return make_mixed()
+
+
+@pytest.fixture
+def numeric() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 2)) @ rng.normal(size=(2, 5))
+    df = pd.DataFrame(X, columns=list("abcde"))
+    hide = rng.random(df.shape) < 0.2
+    hide[:, 0] &= ~hide[:, 1:].all(axis=1)  # no entirely missing row
+    return df.mask(hide)

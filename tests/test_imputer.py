@@ -1,0 +1,187 @@
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FAST, make_mixed
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+
+from aeimpute import Imputer
+
+
+def test_mixed_frame_round_trip(mixed):
+    before = mixed.copy(deep=True)
+    out = Imputer(**FAST, random_state=0).fit_transform(mixed)
+    pd.testing.assert_frame_equal(mixed, before)  # input not mutated
+    assert out.index.equals(mixed.index) and list(out.columns) == list(mixed.columns)
+    assert out.dtypes.equals(mixed.dtypes)
+    assert not out.drop(columns="when").isna().any().any()
+    observed = mixed.notna()
+    for c in mixed.columns:
+        a, b = mixed[c][observed[c]], out[c][observed[c]]
+        pd.testing.assert_series_equal(a, b)
+    # imputed categories are training categories
+    assert set(out["colour"]) <= set(mixed["colour"].dropna())
+    assert set(out["size"].astype(str)) <= {"S", "M", "L"}
+    # integers stay integers
+    assert (out["count"] == out["count"].round()).all()
+
+
+def test_float32_bits_kept_and_imputed_in_range():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=50).astype("float32"), "b": rng.normal(size=50)})
+    df.loc[::5, "a"] = np.nan
+    out = Imputer(**FAST, random_state=0).fit_transform(df)
+    keep = df["a"].notna().to_numpy()
+    assert out["a"].dtype == np.float32
+    np.testing.assert_array_equal(
+        out["a"].to_numpy()[keep].view(np.uint32), df["a"].to_numpy()[keep].view(np.uint32)
+    )
+    lo, hi = df["a"].min(), df["a"].max()
+    assert out["a"].between(lo, hi).all()  # clip=True
+
+
+def test_numpy_in_numpy_out(numeric):
+    X = numeric.to_numpy()
+    out = Imputer(**FAST, random_state=0).fit_transform(X)
+    assert isinstance(out, np.ndarray) and out.shape == X.shape and out.dtype == X.dtype
+    assert not np.isnan(out).any()
+    np.testing.assert_array_equal(out[~np.isnan(X)], X[~np.isnan(X)])
+
+
+def test_same_random_state_same_output(mixed):
+    a = Imputer(**FAST, random_state=3).fit_transform(mixed)
+    b = Imputer(**FAST, random_state=3).fit_transform(mixed)
+    c = Imputer(**FAST, random_state=4).fit_transform(mixed)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["x"].equals(c["x"])
+
+
+def test_no_missing_returns_input_unchanged():
+    df = make_mixed(missing=0.0)
+    out = Imputer(**FAST, random_state=0).fit_transform(df)
+    pd.testing.assert_frame_equal(out, df)
+
+
+def test_transform_new_rows_and_single_row(numeric):
+    imp = Imputer(**FAST, random_state=0).fit(numeric)
+    new = pd.DataFrame([[np.nan, 1.0, np.nan, 0.5, 2.0]], columns=list("abcde"), index=[99])
+    out = imp.transform(new)
+    assert out.index.tolist() == [99] and not out.isna().any().any()
+    assert out.loc[99, "b"] == 1.0
+
+
+def test_entirely_missing_row_is_filled_with_warning(numeric):
+    imp = Imputer(**FAST, random_state=0).fit(numeric)
+    new = pd.DataFrame([[np.nan] * 5], columns=list("abcde"))
+    with pytest.warns(UserWarning, match="no observed value"):
+        out = imp.transform(new)
+    assert not out.isna().any().any()
+
+
+def test_columns_in_other_order_are_accepted(numeric):
+    imp = Imputer(**FAST, random_state=0).fit(numeric)
+    a = imp.transform(numeric)
+    b = imp.transform(numeric[list("edcba")])
+    assert list(b.columns) == list("edcba")
+    pd.testing.assert_frame_equal(a, b[list("abcde")])
+
+
+def test_all_missing_column_keep_policy():
+    df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": [np.nan] * 4})
+    with pytest.warns(UserWarning, match="entirely missing"):
+        out = Imputer(**FAST, all_missing="keep", random_state=0).fit_transform(df)
+    assert out["b"].isna().all() and not out["a"].isna().any()
+
+
+def test_unseen_category_warns_and_is_kept(mixed):
+    imp = Imputer(**FAST, random_state=0).fit(mixed)
+    new = mixed.iloc[:3].copy()
+    new["colour"] = pd.Series(["purple", None, "red"], index=new.index, dtype="str")
+    with pytest.warns(UserWarning, match="not seen in fit"):
+        out = imp.transform(new)
+    assert out["colour"].iloc[0] == "purple"
+    assert out["colour"].iloc[1] in {"red", "green", "blue"}
+
+
+def test_encode_reconstruction_error_and_sample(numeric):
+    imp = Imputer(**FAST, random_state=0).fit(numeric)
+    z = imp.encode(numeric)
+    assert z.shape == (len(numeric), imp.model_config_["latent_dim"])
+    assert z.index.equals(numeric.index) and np.isfinite(z.to_numpy()).all()
+    err = imp.reconstruction_error(numeric)
+    assert err.index.equals(numeric.index)
+    # a row far from the data scores higher than the typical row
+    odd = numeric.iloc[[1]].copy().fillna(0.0) * 0 + 50.0
+    assert imp.reconstruction_error(odd).iloc[0] > err.median()
+    draws = imp.sample(numeric, n=3)
+    assert len(draws) == 3
+    miss = numeric.isna().to_numpy()
+    assert not np.allclose(draws[0].to_numpy()[miss], draws[1].to_numpy()[miss])
+    for d in draws:
+        np.testing.assert_array_equal(d.to_numpy()[~miss], numeric.to_numpy()[~miss])
+    again = imp.sample(numeric, n=3)
+    pd.testing.assert_frame_equal(draws[2], again[2])
+
+
+def test_sample_categories_are_drawn(mixed):
+    draws = Imputer(**FAST, random_state=0).fit(mixed).sample(mixed, n=8)
+    miss = mixed["colour"].isna()
+    seen = {tuple(d.loc[miss, "colour"]) for d in draws}
+    assert len(seen) > 1
+    for d in draws:
+        assert set(d["colour"]) <= {"red", "green", "blue"}
+
+
+def test_sklearn_pipeline_clone_and_set_output(numeric):
+    X, y = numeric[list("abcd")], numeric["e"].fillna(0.0)
+    pipe = make_pipeline(Imputer(**FAST, random_state=0), LinearRegression()).fit(X, y)
+    assert pipe.predict(X).shape == (len(X),)
+    imp = clone(Imputer(**FAST, random_state=0))
+    assert imp.get_params()["hidden_width"] == 16
+    out = imp.set_output(transform="pandas").fit_transform(X.to_numpy())
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["x0", "x1", "x2", "x3"]
+    imp2 = Imputer(**FAST, random_state=0).fit(X)
+    assert imp2.get_feature_names_out().tolist() == list("abcd")
+    assert imp2.feature_names_in_.tolist() == list("abcd")
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError):
+        Imputer().transform(pd.DataFrame({"a": [1.0]}))
+
+
+def test_verbose_shows_progress(numeric, capsys):
+    Imputer(**FAST, verbose=True, random_state=0).fit(numeric)
+    assert "aeimpute fit" in capsys.readouterr().err
+
+
+def test_validation_and_early_stopping_run():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    imp = Imputer(hidden_width=16, n_blocks=1, max_steps=400, patience=50, random_state=0).fit(X)
+    h = imp.history_[0]
+    assert h["best_val_loss"] is not None and h["best_step"] <= h["steps"] <= 400
+
+
+def test_ensemble_averages_several_models(numeric):
+    imp = Imputer(**FAST, n_models=2, random_state=0).fit(numeric)
+    assert len(imp.history_) == 2
+    assert imp.encode(numeric).shape[1] == 2 * imp.model_config_["latent_dim"]
+
+
+def test_threads_setting_restored(numeric):
+    import torch
+
+    torch.set_num_threads(1)
+    Imputer(**FAST, n_threads=2, random_state=0).fit(numeric)
+    assert torch.get_num_threads() == 1
+
+
+def test_device_auto_uses_cpu_without_cuda(numeric):
+    import torch
+
+    imp = Imputer(**FAST, device="auto", random_state=0).fit(numeric)
+    assert imp.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
