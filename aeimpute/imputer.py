@@ -64,11 +64,11 @@ class Imputer(TransformerMixin, BaseEstimator):
     ----------
     hidden_width : int, optional
         Width of the hidden layers. Default: ``max(128, 4 * p)`` capped at
-        512, where ``p`` is the number of encoded columns.
+        256, where ``p`` is the number of encoded columns.
     latent_dim : int, optional
         Size of the latent code returned by :meth:`encode`. Default: half
         the hidden width.
-    n_blocks : int, default=2
+    n_blocks : int, default=1
         Residual blocks in each of the encoder and the decoder.
     n_models : int, default=1
         Number of networks in the ensemble; predictions are averaged.
@@ -147,7 +147,7 @@ class Imputer(TransformerMixin, BaseEstimator):
         *,
         hidden_width: int | None = None,
         latent_dim: int | None = None,
-        n_blocks: int = 2,
+        n_blocks: int = 1,
         n_models: int = 1,
         max_steps: int = 2000,
         batch_size: int = 512,
@@ -243,7 +243,7 @@ class Imputer(TransformerMixin, BaseEstimator):
         self._layout = layout
         self._scaler = scaler
         p_enc = layout.n_encoded
-        width = self.hidden_width or int(min(512, max(128, 4 * p_enc)))
+        width = self.hidden_width or int(min(256, max(128, 4 * p_enc)))
         self.model_config_ = {
             "n_encoded": p_enc,
             "n_features": layout.n_features,

@@ -1,0 +1,50 @@
+"""Quick start: fill the missing cells of a mixed-type DataFrame.
+
+Run with ``python examples/quickstart.py``.
+"""
+
+import numpy as np
+import pandas as pd
+
+from aeimpute import Imputer
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    n = 500
+    age = rng.integers(18, 80, size=n)
+    income = 1000 * (20 + 0.8 * age + rng.normal(scale=5, size=n))
+    df = pd.DataFrame(
+        {
+            "age": pd.array(age, dtype="Int64"),
+            "income": income,
+            "owner": pd.array(income > 60_000, dtype="boolean"),
+            "region": pd.Series(rng.choice(["north", "south", "east"], size=n), dtype="str"),
+        }
+    )
+    truth = df.copy()
+    holes = rng.random(df.shape) < 0.2
+    for j, col in enumerate(df.columns):
+        df.loc[holes[:, j], col] = None
+
+    imputer = Imputer(random_state=0)
+    completed = imputer.fit_transform(df)
+    print(completed.head())
+    print(completed.dtypes)
+
+    hidden = holes[:, 1]
+    err = np.sqrt(np.mean((completed["income"][hidden] - truth["income"][hidden]) ** 2))
+    print(f"income RMSE on hidden cells: {err:,.0f} (std of income {truth['income'].std():,.0f})")
+
+    # the same model gives latent features, anomaly scores and multiple imputations
+    print(imputer.encode(df).shape, imputer.reconstruction_error(df).describe()["max"])
+    draws = imputer.sample(df, n=3)
+    print([round(float(d["income"][hidden].mean())) for d in draws])
+
+    imputer.save("quickstart.aeimpute")
+    same = Imputer.load("quickstart.aeimpute").transform(df)
+    assert same.equals(completed)
+
+
+if __name__ == "__main__":
+    main()
