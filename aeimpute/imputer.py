@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
 from aeimpute import _validation as v
+from aeimpute._frame import FrameIOMixin
 from aeimpute.scaling import ObservedScaler
 from aeimpute.schema import Layout, decode, encode, infer_schema
 
@@ -50,7 +50,7 @@ _CONSTRAINTS = {
 }
 
 
-class Imputer(TransformerMixin, BaseEstimator):
+class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     """Fill missing values with a denoising autoencoder.
 
     The model sees each row's observed cells beside a mask of which cells
@@ -142,6 +142,8 @@ class Imputer(TransformerMixin, BaseEstimator):
     True
     """
 
+    _fitted_marker = "_models"
+
     def __init__(
         self,
         *,
@@ -232,13 +234,7 @@ class Imputer(TransformerMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         self.seed_ = int(rng.randint(0, 2**31 - 1))
-        self.input_kind_ = kind
-        self.columns_ = list(df.columns)
-        self.n_features_in_ = df.shape[1]
-        if all(isinstance(c, str) for c in df.columns):
-            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        self._remember_input(df, kind)
         self.schema_ = specs
         self._layout = layout
         self._scaler = scaler
@@ -357,22 +353,6 @@ class Imputer(TransformerMixin, BaseEstimator):
         ]
 
     # ------------------------------------------------------------ sklearn
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Output feature names: the input columns, unchanged."""
-        self._check_fitted()
-        if input_features is not None:
-            names = np.asarray(input_features, dtype=object)
-            if len(names) != self.n_features_in_:
-                raise ValueError(
-                    f"input_features has {len(names)} names; expected {self.n_features_in_}"
-                )
-            return names
-        if hasattr(self, "feature_names_in_"):
-            return self.feature_names_in_.copy()
-        if self.input_kind_ == "numpy":
-            return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
-        return np.asarray([str(c) for c in self.columns_], dtype=object)
-
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -399,34 +379,6 @@ class Imputer(TransformerMixin, BaseEstimator):
         return load(cls, path)
 
     # ------------------------------------------------------------ helpers
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "_models"):
-            raise NotFittedError("this Imputer is not fitted yet; call fit(X) before using it")
-
-    def _prepare(self, X: Any) -> tuple[pd.DataFrame, str, list | None]:
-        """Validate ``X`` against the fit and return it in the fitted column order."""
-        self._check_fitted()
-        df, kind = v.as_frame(X)
-        v.check_frame(df)
-        if kind == "numpy" or self.input_kind_ == "numpy":
-            if df.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {df.shape[1]} columns; the model was fitted on {self.n_features_in_}"
-                )
-            if kind == "numpy" or list(df.columns) != self.columns_:
-                df = df.set_axis(self.columns_, axis=1)
-            return df, kind, None
-        cols = list(df.columns)
-        if cols == self.columns_:
-            return df, kind, None
-        missing = [c for c in self.columns_ if c not in cols]
-        extra = [c for c in cols if c not in self.columns_]
-        if missing or extra or len(cols) != len(self.columns_):
-            raise ValueError(
-                f"X's columns differ from those seen in fit: missing {missing}, unexpected {extra}"
-            )
-        return df[self.columns_], kind, cols
-
     def _encode(
         self, df: pd.DataFrame, warn: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -442,14 +394,6 @@ class Imputer(TransformerMixin, BaseEstimator):
             )
         z = np.nan_to_num(self._scaler.transform(values), nan=0.0)
         return z, observed, na
-
-    def _restore(self, out: pd.DataFrame, kind: str, order: list | None, X: Any) -> Any:
-        if order is not None:
-            out = out[order]
-        if kind == "numpy":
-            arr = out.to_numpy()
-            return arr.astype(X.dtype) if X.dtype.kind in "fO" else arr
-        return out
 
 
 def _resolve_device(device: str):

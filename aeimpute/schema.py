@@ -394,7 +394,7 @@ def decode(
                 v = np.clip(v, spec.low, spec.high)
             if spec.kind == "integer":
                 v = np.rint(v)
-            new = _assign(col, rows, v)
+            new = assign_cells(col, rows, v)
         elif spec.kind == "binary":
             levels = spec.levels or []
             p = pred[rows, sl.start]
@@ -402,10 +402,10 @@ def decode(
                 idx = np.zeros(len(rows), dtype=int)
             else:
                 idx = (p >= 0.5).astype(int)
-            new = _assign(col, rows, _take_levels(levels, idx))
+            new = assign_cells(col, rows, _take_levels(levels, idx))
         else:
             idx = np.argmax(pred[rows, sl], axis=1)
-            new = _assign(col, rows, _take_levels(spec.levels or [], idx))
+            new = assign_cells(col, rows, _take_levels(spec.levels or [], idx))
         out.isetitem(i, new)
     return out
 
@@ -416,7 +416,7 @@ def _take_levels(levels: list, idx: np.ndarray) -> np.ndarray:
     return arr[idx]
 
 
-def _assign(col: pd.Series, rows: np.ndarray, values: np.ndarray) -> pd.Series:
+def assign_cells(col: pd.Series, rows: np.ndarray, values: np.ndarray) -> pd.Series:
     """Copy of ``col`` with ``values`` written at positions ``rows``, dtype kept."""
     new = col.copy()
     dtype = col.dtype

@@ -1,0 +1,86 @@
+"""Frame in, frame out: the input/output contract shared by every estimator.
+
+A DataFrame gives a DataFrame with the same index, column order and dtypes;
+a 2-D numpy array gives an array. Columns at ``transform`` must be those seen
+in ``fit`` (any order for a DataFrame).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import NotFittedError
+
+from aeimpute import _validation as v
+
+
+class FrameIOMixin:
+    """Column bookkeeping, input checks and output restoring for estimators."""
+
+    _fitted_marker = "columns_"
+
+    def _remember_input(self, df: pd.DataFrame, kind: str) -> None:
+        self.input_kind_ = kind
+        self.columns_ = list(df.columns)
+        self.n_features_in_ = df.shape[1]
+        if all(isinstance(c, str) for c in df.columns):
+            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self._fitted_marker):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X) before using it"
+            )
+
+    def _prepare(self, X: Any) -> tuple[pd.DataFrame, str, list | None]:
+        """Validate ``X`` against the fit; return it in the fitted column order."""
+        self._check_fitted()
+        df, kind = v.as_frame(X)
+        v.check_frame(df)
+        if kind == "numpy" or self.input_kind_ == "numpy":
+            if df.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {df.shape[1]} columns; the model was fitted on {self.n_features_in_}"
+                )
+            if kind == "numpy" or list(df.columns) != self.columns_:
+                df = df.set_axis(self.columns_, axis=1)
+            return df, kind, None
+        cols = list(df.columns)
+        if cols == self.columns_:
+            return df, kind, None
+        missing = [c for c in self.columns_ if c not in cols]
+        extra = [c for c in cols if c not in self.columns_]
+        if missing or extra or len(cols) != len(self.columns_):
+            raise ValueError(
+                f"X's columns differ from those seen in fit: missing {missing}, unexpected {extra}"
+            )
+        return df[self.columns_], kind, cols
+
+    @staticmethod
+    def _restore(out: pd.DataFrame, kind: str, order: list | None, X: Any) -> Any:
+        if order is not None:
+            out = out[order]
+        if kind == "numpy":
+            arr = out.to_numpy()
+            return arr.astype(X.dtype) if X.dtype.kind in "fO" else arr
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output feature names: the input columns, unchanged."""
+        self._check_fitted()
+        if input_features is not None:
+            names = np.asarray(input_features, dtype=object)
+            if len(names) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features has {len(names)} names; expected {self.n_features_in_}"
+                )
+            return names
+        if hasattr(self, "feature_names_in_"):
+            return self.feature_names_in_.copy()
+        if self.input_kind_ == "numpy":
+            return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        return np.asarray([str(c) for c in self.columns_], dtype=object)
