@@ -9,7 +9,7 @@ STAMP := $(VENV)/.aeimpute-installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# the tabular benchmark suite (see benchmarks/tabular.py); the full run takes about an hour
+bench: $(STAMP)
+	$(BIN)/python benchmarks/tabular.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/tabular.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check aeimpute tests examples benchmarks
