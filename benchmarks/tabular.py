@@ -107,9 +107,7 @@ def methods(seed: int, include: list[str] | None = None) -> dict[str, Callable[[
         "interpolation": lambda: InterpolationImputer(method="linear"),
         "low-rank": lambda: LowRankImputer(random_state=seed),
         "KNN": lambda: ScaledKNN(n_neighbors=5),
-        "MICE": lambda: IterativeImputer(
-            estimator=BayesianRidge(), max_iter=10, random_state=seed
-        ),
+        "MICE": lambda: IterativeImputer(estimator=BayesianRidge(), max_iter=10, random_state=seed),
         "MissForest": lambda: IterativeImputer(
             estimator=ExtraTreesRegressor(n_estimators=50, n_jobs=1, random_state=seed),
             max_iter=10,
@@ -325,7 +323,11 @@ def update_readme(block: str, readme: Path = ROOT / "README.md") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="small run: wine and diabetes, 1 seed, headline setting")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small run: wine and diabetes, 1 seed, headline setting",
+    )
     p.add_argument("--datasets", nargs="+", default=None, help="names (default: all)")
     p.add_argument("--data", nargs="+", type=Path, default=[], help="extra CSV/Parquet files")
     p.add_argument("--settings", nargs="+", default=None, choices=list(SETTINGS))

@@ -1,0 +1,60 @@
+"""Smoke test of the benchmark script: it runs, scores, reports and plots."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_tabular", ROOT / "benchmarks" / "tabular.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_suite_runs_and_reports(bench, tmp_path):
+    data = bench.load_datasets(["wine"], [])
+    data["wine"] = data["wine"].iloc[:80]
+    results = bench.run(
+        data, ["mcar20", "mnar20"], [0, 1], ["mean", "low-rank", "KNN"], log=lambda s: None
+    )
+    assert len(results) == 2 * 2 * 3
+    assert results.rmse.between(0, 1).all() and (results.seconds >= 0).all()
+    text = bench.report(results, [0, 1], "header")
+    assert "20% MCAR" in text and "20% MNAR" in text and "±" in text
+    # the best mean in a row is bold
+    means = results[results.setting == "mcar20"].groupby("method").rmse.mean()
+    assert f"**{means.min():.4f} ±" in bench.summary_table(results, "mcar20")
+    bench.plot(results, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_ratio_and_readme_update(bench, tmp_path):
+    import pandas as pd
+
+    res = pd.DataFrame(
+        {
+            "dataset": ["d"] * 3,
+            "setting": ["mcar20"] * 3,
+            "seed": [0] * 3,
+            "method": ["mean", "MICE", "aeimpute"],
+            "rmse": [0.3, 0.1, 0.12],
+            "mae": [0.2, 0.1, 0.1],
+            "seconds": [0.0, 1.0, 2.0],
+        }
+    )
+    r = bench.ratios(res)
+    assert r.loc[0, "best other"] == "MICE" and np.isclose(r.loc[0, "ratio"], 1.2)
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- benchmark:start -->\nold\n<!-- benchmark:end -->\nb\n")
+    bench.update_readme("new table", readme)
+    assert (
+        readme.read_text() == "a\n<!-- benchmark:start -->\nnew table\n<!-- benchmark:end -->\nb\n"
+    )
