@@ -126,9 +126,22 @@ def predict_raw(est: Any, z: np.ndarray, observed: np.ndarray, latent: bool = Fa
             return np.concatenate(
                 [_raw(m, z, observed, foe, device, latent=True) for m in est._models], axis=1
             )
-        out = _ensemble_raw(est, z, observed)
         heads = _heads(est)
-        return heads.activate(torch.as_tensor(out)).numpy().astype(np.float64)
+        passes = getattr(est, "inference_passes", 1)
+        pred = heads.activate(torch.as_tensor(_ensemble_raw(est, z, observed))).numpy()
+        if passes > 1:
+            # average over extra passes that hide a further share of the observed cells,
+            # as in training; the plain pass is one of them
+            gen = torch.Generator().manual_seed(est.seed_ + 3)
+            obs_t = torch.as_tensor(observed)
+            low, high = est.mask_rate
+            total = pred.copy()
+            for _ in range(passes - 1):
+                hidden = hide_cells(obs_t, low, high, gen).numpy()
+                out = _ensemble_raw(est, z, observed & ~hidden)
+                total += heads.activate(torch.as_tensor(out)).numpy()
+            pred = total / passes
+        return pred.astype(np.float64)
 
 
 def reconstruction_error(

@@ -20,6 +20,8 @@ _CONSTRAINTS = {
     "latent_dim": v.either(v.one_of(None), v.int_in(1)),
     "n_blocks": v.int_in(0, 16),
     "n_models": v.int_in(1, 32),
+    "inference_passes": v.int_in(1, 1000),
+    "refine": v.int_in(0, 8),
     "max_steps": v.int_in(1),
     "batch_size": v.int_in(1),
     "learning_rate": v.real_in(0, 1, "right"),
@@ -72,6 +74,14 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Residual blocks in each of the encoder and the decoder.
     n_models : int, default=1
         Number of networks in the ensemble; predictions are averaged.
+    inference_passes : int, default=1
+        Predictions are averaged over this many passes; every pass after the
+        first hides a further random share (``mask_rate``) of the observed
+        cells, like training does.
+    refine : int, default=0
+        Refinement passes inside the network: each feeds the previous
+        reconstruction into the missing cells and reconstructs again (trained
+        end to end, like an unrolled iterative imputer).
     max_steps : int, default=2000
         Maximum number of optimisation steps per network.
     batch_size : int, default=512
@@ -151,6 +161,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         latent_dim: int | None = None,
         n_blocks: int = 1,
         n_models: int = 1,
+        inference_passes: int = 1,
+        refine: int = 0,
         max_steps: int = 2000,
         batch_size: int = 512,
         learning_rate: float = 2e-3,
@@ -172,6 +184,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self.latent_dim = latent_dim
         self.n_blocks = n_blocks
         self.n_models = n_models
+        self.inference_passes = inference_passes
+        self.refine = refine
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -246,6 +260,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             "width": width,
             "latent_dim": self.latent_dim or max(1, width // 2),
             "n_blocks": self.n_blocks,
+            "feature_of_encoded": layout.feature_of_encoded().tolist(),
+            "refine": self.refine,
         }
         from aeimpute import _engine
 

@@ -42,12 +42,31 @@ class DenoisingAutoencoder(nn.Module):
         Size of the latent code returned by :meth:`encode`.
     n_blocks : int
         Residual blocks in each of encoder and decoder.
+    feature_of_encoded : list of int, optional
+        Modelled feature of each encoded column; needed when ``refine > 0``.
+    refine : int, default=0
+        Extra passes: each feeds the previous pass's reconstruction into the
+        missing cells and reconstructs again with the same weights (an
+        unrolled, learned version of iterative imputation).
     """
 
     def __init__(
-        self, n_encoded: int, n_features: int, width: int, latent_dim: int, n_blocks: int
+        self,
+        n_encoded: int,
+        n_features: int,
+        width: int,
+        latent_dim: int,
+        n_blocks: int,
+        feature_of_encoded: list[int] | None = None,
+        refine: int = 0,
     ) -> None:
         super().__init__()
+        self.refine = refine
+        foe = torch.as_tensor(
+            feature_of_encoded if feature_of_encoded is not None else range(n_encoded),
+            dtype=torch.long,
+        )
+        self.register_buffer("foe", foe, persistent=False)
         in_dim = n_encoded + n_features
         self.encoder = nn.Sequential(
             nn.Linear(in_dim, width),
@@ -67,10 +86,20 @@ class DenoisingAutoencoder(nn.Module):
     def _input(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, mask.to(x.dtype)], dim=1)
 
+    def _passes(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inp = self._input(x, mask)
+        z = self.encoder(inp)
+        out = self.decoder(z) + self.skip(inp)
+        for _ in range(self.refine):
+            filled = torch.where(mask[:, self.foe], x, out)
+            inp = self._input(filled, mask)
+            z = self.encoder(inp)
+            out = self.decoder(z) + self.skip(inp)
+        return z, out
+
     def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Latent code of each row."""
-        return self.encoder(self._input(x, mask))
+        """Latent code of each row (of the last pass)."""
+        return self._passes(x, mask)[0]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        inp = self._input(x, mask)
-        return self.decoder(self.encoder(inp)) + self.skip(inp)
+        return self._passes(x, mask)[1]

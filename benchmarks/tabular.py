@@ -130,8 +130,13 @@ def run(
     seeds: list[int],
     include: list[str] | None,
     log: Callable[[str], None] = print,
+    partial: Path | None = None,
 ) -> pd.DataFrame:
-    """Score every method on every (dataset, setting, seed); one row per result."""
+    """Score every method on every (dataset, setting, seed); one row per result.
+
+    With ``partial``, the rows so far are rewritten to that CSV after each result, so an
+    interrupted run keeps what it measured.
+    """
     from aeimpute import simulate
     from aeimpute.metrics import mae, rmse
 
@@ -165,6 +170,8 @@ def run(
                         f"{name:14s} {setting:7s} seed {seed} {method:14s} "
                         f"rmse {rows[-1]['rmse']:.4f} {seconds:7.1f} s"
                     )
+                    if partial is not None:
+                        pd.DataFrame(rows).to_csv(partial, index=False)
     return pd.DataFrame(rows)
 
 
@@ -335,6 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=None, help="subset of methods")
     p.add_argument("--out", type=Path, default=None, help="output folder")
     p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    p.add_argument(
+        "--from-csv",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="skip running: rebuild the report from result CSVs of earlier runs (merged)",
+    )
     args = p.parse_args(argv)
 
     if args.quick:
@@ -348,19 +362,27 @@ def main(argv: list[str] | None = None) -> int:
         seeds = list(range(args.seeds))
         out = args.out or HERE / "results"
     out.mkdir(parents=True, exist_ok=True)
-    data = load_datasets(names, args.data)
-    if not data:
-        raise SystemExit("no dataset to run on")
-    started = time.perf_counter()
-    results = run(data, settings, seeds, args.methods)
-    total = time.perf_counter() - started
+    if args.from_csv:
+        results = pd.concat([pd.read_csv(f) for f in args.from_csv], ignore_index=True)
+        seeds = sorted(results.seed.unique().tolist())
+        names = list(dict.fromkeys(results.dataset))
+        data = load_datasets([n for n in names if n in (*SKLEARN_SETS, "letter")], [])
+        note = "rebuilt from " + ", ".join(f.name for f in args.from_csv)
+    else:
+        data = load_datasets(names, args.data)
+        if not data:
+            raise SystemExit("no dataset to run on")
+        started = time.perf_counter()
+        results = run(data, settings, seeds, args.methods, partial=out / "partial.csv")
+        note = f"total {(time.perf_counter() - started) / 60:.1f} min"
+        (out / "partial.csv").unlink(missing_ok=True)
     results.to_csv(out / "tabular_results.csv", index=False)
     shapes = ", ".join(f"{k} {v.shape[0]}x{v.shape[1]}" for k, v in data.items())
     header = (
         f"Run on {_dt.date.today().isoformat()} on {machine()}; {len(seeds)} seed(s); "
         f"datasets {shapes}"
         + (f" (letter: {LETTER_ROWS} random rows of 20,000)" if "letter" in data else "")
-        + f"; total {total / 60:.1f} min. RMSE on hidden cells after per-column min-max "
+        + f"; {note}. RMSE on hidden cells after per-column min-max "
         "scaling, mean ± std over seeds; best per row in bold."
     )
     text = report(results, seeds, header)

@@ -185,3 +185,15 @@ def test_device_auto_uses_cpu_without_cuda(numeric):
 
     imp = Imputer(**FAST, device="auto", random_state=0).fit(numeric)
     assert imp.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_refine_and_inference_passes(numeric, tmp_path):
+    base = Imputer(**FAST, random_state=0).fit(numeric)
+    refined = Imputer(**FAST, refine=1, inference_passes=3, random_state=0).fit(numeric)
+    a, b = base.transform(numeric), refined.transform(numeric)
+    miss = numeric.isna().to_numpy()
+    assert not np.allclose(a.to_numpy()[miss], b.to_numpy()[miss])
+    np.testing.assert_array_equal(b.to_numpy()[~miss], numeric.to_numpy()[~miss])
+    pd.testing.assert_frame_equal(b, refined.transform(numeric))  # passes are seeded
+    refined.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(Imputer.load(tmp_path / "m").transform(numeric), b)
