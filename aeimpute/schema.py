@@ -192,6 +192,20 @@ def _as_float(col: pd.Series) -> np.ndarray:
     return pd.to_numeric(col, errors="raise").to_numpy(dtype="float64")
 
 
+def numeric_values(col: pd.Series, name: Any, context: str) -> np.ndarray:
+    """Float values of a numeric column (NaN for missing); errors name the column."""
+    try:
+        vals = _as_float(col)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"column {name!r} {context} but holds non-numeric values") from err
+    if np.isinf(vals).any():
+        raise ValueError(
+            f"column {name!r} contains infinite values; replace them with NaN "
+            "(to impute them) or finite numbers"
+        )
+    return vals
+
+
 def infer_schema(df: pd.DataFrame, column_kinds: dict | None = None) -> list[ColumnSpec]:
     """Learn one :class:`ColumnSpec` per column of ``df``.
 
@@ -219,17 +233,7 @@ def infer_schema(df: pd.DataFrame, column_kinds: dict | None = None) -> list[Col
         spec = ColumnSpec(name=name, kind=kind, dtype=str(col.dtype))
         observed = col[col.notna()]
         if kind in ("numeric", "integer"):
-            try:
-                vals = _as_float(observed)
-            except (ValueError, TypeError) as err:
-                raise TypeError(
-                    f"column {name!r} was declared {kind} but holds non-numeric values"
-                ) from err
-            if not np.all(np.isfinite(vals)):
-                raise ValueError(
-                    f"column {name!r} contains infinite values; replace them with NaN "
-                    "(to impute them) or finite numbers"
-                )
+            vals = numeric_values(observed, name, f"was declared {kind}")
             if len(vals):
                 spec.low, spec.high = float(vals.min()), float(vals.max())
         elif kind == "binary":
@@ -315,17 +319,7 @@ def encode(df: pd.DataFrame, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
         sl = layout.slices[f]
         notna = col.notna().to_numpy()
         if spec.kind in ("numeric", "integer"):
-            try:
-                vals = _as_float(col)
-            except (ValueError, TypeError) as err:
-                raise TypeError(
-                    f"column {spec.name!r} was {spec.kind} at fit but holds non-numeric values now"
-                ) from err
-            if np.isinf(vals).any():
-                raise ValueError(
-                    f"column {spec.name!r} contains infinite values; replace them with "
-                    "NaN (to impute them) or finite numbers"
-                )
+            vals = numeric_values(col, spec.name, f"was {spec.kind} at fit")
             values[:, sl.start] = vals
             observed[:, f] = ~np.isnan(vals)
             continue

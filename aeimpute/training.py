@@ -256,29 +256,3 @@ def _validation_loss(model, x_all, train_obs, val_cells, val_rows, heads, foe) -
         total += float((losses * val).sum())
         count += float(val.sum())
     return total / max(count, 1.0)
-
-
-@torch.no_grad()
-def predict(
-    model: DenoisingAutoencoder,
-    values: np.ndarray,
-    observed: np.ndarray,
-    heads: Heads,
-    feature_of_encoded: np.ndarray,
-    device: torch.device,
-    batch_size: int = 8192,
-    latent: bool = False,
-) -> np.ndarray:
-    """Reconstruct every row (or its latent code) from its observed cells."""
-    model.eval()
-    foe = torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device)
-    outs = []
-    for start in range(0, values.shape[0], batch_size):
-        x = torch.as_tensor(values[start : start + batch_size], dtype=torch.float32, device=device)
-        obs = torch.as_tensor(observed[start : start + batch_size], device=device)
-        x_in = torch.where(expand_mask(obs, foe), x, torch.zeros_like(x))
-        if latent:
-            outs.append(model.encode(x_in, obs).cpu().numpy())
-        else:
-            outs.append(heads.activate(model(x_in, obs)).cpu().numpy())
-    return np.concatenate(outs, axis=0).astype(np.float64)
