@@ -44,7 +44,8 @@ class FrameIOMixin:
         if kind == "numpy" or self.input_kind_ == "numpy":
             if df.shape[1] != self.n_features_in_:
                 raise ValueError(
-                    f"X has {df.shape[1]} columns; the model was fitted on {self.n_features_in_}"
+                    f"X has {df.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input (the columns seen in fit)"
                 )
             if kind == "numpy" or list(df.columns) != self.columns_:
                 df = df.set_axis(self.columns_, axis=1)
@@ -66,7 +67,8 @@ class FrameIOMixin:
             out = out[order]
         if kind == "numpy":
             arr = out.to_numpy()
-            return arr.astype(X.dtype) if X.dtype.kind in "fO" else arr
+            dtype = X.dtype if isinstance(X, np.ndarray) else np.asarray(X).dtype
+            return arr.astype(dtype) if dtype.kind in "fO" else arr
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

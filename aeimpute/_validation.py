@@ -58,19 +58,32 @@ def check_params(params: dict, constraints: dict) -> None:
 
 
 def as_frame(X: Any, what: str = "X") -> tuple[pd.DataFrame, str]:
-    """Return ``(DataFrame, input_kind)`` for a DataFrame or a 2-D numpy array."""
+    """Return ``(DataFrame, input_kind)`` for a DataFrame or a 2-D array-like."""
     if isinstance(X, pd.DataFrame):
         return X, "pandas"
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{what} is a sparse matrix; sparse input is not supported: pass X.toarray() "
+            "or a DataFrame"
+        )
+    if isinstance(X, pd.Series):
+        raise TypeError(f"{what} is a pandas Series; pass a DataFrame, e.g. X.to_frame()")
+    if isinstance(X, (list, tuple)) or (not isinstance(X, np.ndarray) and hasattr(X, "__array__")):
+        try:
+            X = np.asarray(X)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"{what} is not a rectangular table: {err}") from err
     if isinstance(X, np.ndarray):
         if X.ndim != 2:
             raise ValueError(
-                f"{what} must be 2-dimensional (rows x columns); got an array of shape {X.shape}"
+                f"{what} must be 2-dimensional (rows x columns); got an array of shape "
+                f"{X.shape}. Reshape your data, e.g. X.reshape(-1, 1) for a single column"
             )
+        if X.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {what} has dtype {X.dtype}")
         if X.dtype.kind not in "biufO":
             raise TypeError(f"{what} has dtype {X.dtype}; expected a numeric or object array")
         return pd.DataFrame(X), "numpy"
-    if isinstance(X, pd.Series):
-        raise TypeError(f"{what} is a pandas Series; pass a DataFrame, e.g. X.to_frame()")
     raise TypeError(
         f"{what} must be a pandas DataFrame or a 2-D numpy array; got {type(X).__name__}"
     )
@@ -79,9 +92,14 @@ def as_frame(X: Any, what: str = "X") -> tuple[pd.DataFrame, str]:
 def check_frame(df: pd.DataFrame, what: str = "X") -> None:
     """Reject empty frames and duplicated column labels."""
     if df.shape[0] == 0:
-        raise ValueError(f"{what} has no rows")
+        raise ValueError(
+            f"{what} has no rows: 0 sample(s) (shape={df.shape}) while a minimum of 1 is required."
+        )
     if df.shape[1] == 0:
-        raise ValueError(f"{what} has no columns")
+        raise ValueError(
+            f"{what} has no columns: 0 feature(s) (shape={df.shape}) while a minimum of 1 is "
+            "required."
+        )
     dup = df.columns[df.columns.duplicated()].unique().tolist()
     if dup:
         raise ValueError(f"{what} has duplicated column labels {dup}; make them unique")

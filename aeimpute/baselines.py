@@ -105,6 +105,11 @@ class InterpolationImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self._remember_input(df, kind)
         return self
 
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
     def _positions(self, df: pd.DataFrame) -> np.ndarray:
         if self.along == "rows":
             return np.arange(len(df), dtype=float)
@@ -213,6 +218,8 @@ class LowRankImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Rank of the fitted completion.
     validation_curve_ : list of (lambda, rmse)
         Held-back error along the grid.
+    n_iter_ : int
+        Iterations of the final completion.
 
     Examples
     --------
@@ -254,23 +261,40 @@ class LowRankImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
     def _matrix(self, df: pd.DataFrame) -> np.ndarray:
-        bad = [c for c in df.columns if not _is_numeric(df[c])]
+        cols, bad = [], []
+        for c in df.columns:
+            col = df[c]
+            if not _is_numeric(col):
+                try:
+                    col = pd.to_numeric(col.astype(object), errors="raise")
+                except (TypeError, ValueError):
+                    bad.append(c)
+                    continue
+            cols.append(_float(col))
         if bad:
             raise TypeError(
-                f"LowRankImputer handles numeric columns only; columns {bad} are not numeric"
+                f"LowRankImputer handles numeric columns only; columns {bad} are not numeric "
+                "(each argument must be a real number, not a string: a number is required)"
             )
-        M = np.column_stack([_float(df[c]) for c in df.columns])
+        M = np.column_stack(cols)
         if np.isinf(M).any():
-            cols = [c for j, c in enumerate(df.columns) if np.isinf(M[:, j]).any()]
-            raise ValueError(f"columns {cols} contain infinite values")
+            inf_cols = [c for j, c in enumerate(df.columns) if np.isinf(M[:, j]).any()]
+            raise ValueError(f"columns {inf_cols} contain infinite values")
         return M
 
     def _solve(self, Z: np.ndarray, obs: np.ndarray, lam: float | None, start: np.ndarray):
         """Iterate to the completion for one ``lam`` (or the hard rank); return (fill, U, s, Vt)."""
         fill = start
         U = s = Vt = None
+        self.n_iter_ = 0
         for _ in range(self.max_iter):
+            self.n_iter_ += 1
             M = np.where(obs, Z, fill)
             U, s, Vt = np.linalg.svd(M, full_matrices=False)
             if lam is None:

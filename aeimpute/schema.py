@@ -176,6 +176,12 @@ def infer_kind(col: pd.Series) -> str:
 
 
 def _sorted_levels(values: pd.Series) -> list:
+    bad = [v for v in values if not isinstance(v, (str, numbers.Number, bool, np.bool_))]
+    if bad:
+        raise TypeError(
+            f"column {values.name!r} holds a value of type {type(bad[0]).__name__}; each "
+            "argument must be a string or a number (or missing)"
+        )
     uniq = pd.unique(values)
     try:
         return sorted(uniq.tolist())

@@ -39,7 +39,9 @@ def test_inf_at_transform(df):
         (pd.DataFrame(index=range(3)), "no columns"),
         (np.zeros((3,)), "2-dimensional"),
         (np.zeros((2, 2, 2)), "2-dimensional"),
-        ([[1.0, 2.0]], "DataFrame or a 2-D numpy array"),
+        ([1.0, 2.0], "2-dimensional"),
+        ([[1.0, 2.0], [3.0]], "rectangular"),
+        ({"a": [1.0]}, "DataFrame or a 2-D numpy array"),
         (pd.Series([1.0, 2.0]), "Series"),
         ("text", "DataFrame or a 2-D numpy array"),
     ],
@@ -65,7 +67,7 @@ def test_columns_differ_at_transform(df):
     imp = Imputer(**FAST, random_state=0).fit(df)
     with pytest.raises(ValueError, match=r"missing \['b'\], unexpected \['c'\]"):
         imp.transform(df.rename(columns={"b": "c"}))
-    with pytest.raises(ValueError, match="3 columns"):
+    with pytest.raises(ValueError, match="X has 3 features, but Imputer is expecting 2"):
         imp.transform(np.zeros((2, 3)))
 
 
