@@ -239,7 +239,7 @@ def machine() -> str:
 
     return (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} thread(s)), "
+        f"torch {torch.__version__} (aeimpute on 1 thread, its default), "
         f"scikit-learn {sklearn.__version__}, pandas {pd.__version__}"
     )
 

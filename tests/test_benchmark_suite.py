@@ -58,3 +58,17 @@ def test_ratio_and_readme_update(bench, tmp_path):
     assert (
         readme.read_text() == "a\n<!-- benchmark:start -->\nnew table\n<!-- benchmark:end -->\nb\n"
     )
+
+
+def test_user_data_file(bench, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "mine.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, None, 2.0], "t": ["x", "y", "z"]}).to_csv(
+        path, index=False
+    )
+    data = bench.load_datasets([], [path])
+    # complete numeric rows only; the text column is dropped
+    assert list(data) == ["mine"] and data["mine"].shape == (2, 2)
+    with pytest.raises(SystemExit, match="unknown dataset"):
+        bench.load_datasets(["nope"], [])
