@@ -39,9 +39,10 @@ def build_model(config: dict) -> DenoisingAutoencoder:
     return DenoisingAutoencoder(**config)
 
 
-def _heads(est: Any) -> Heads:
+def _heads(est: Any, device: str | None = None) -> Heads:
+    """Loss/activation heads on ``device`` (default: the model's device)."""
     layout = est._layout
-    return Heads(layout.heads(), layout.feature_of_encoded(), torch.device(est.device_))
+    return Heads(layout.heads(), layout.feature_of_encoded(), torch.device(device or est.device_))
 
 
 def fit_models(
@@ -126,8 +127,8 @@ def predict_raw(est: Any, z: np.ndarray, observed: np.ndarray, latent: bool = Fa
             return np.concatenate(
                 [_raw(m, z, observed, foe, device, latent=True) for m in est._models], axis=1
             )
-        heads = _heads(est)
-        passes = getattr(est, "inference_passes", 1)
+        heads = _heads(est, "cpu")
+        passes = est.inference_passes
         pred = heads.activate(torch.as_tensor(_ensemble_raw(est, z, observed))).numpy()
         if passes > 1:
             # average over extra passes that hide a further share of the observed cells,
@@ -148,7 +149,7 @@ def reconstruction_error(
     est: Any, z: np.ndarray, observed: np.ndarray, n_passes: int
 ) -> np.ndarray:
     """Mean loss on randomly hidden observed cells, per row (NaN with no observed cell)."""
-    heads = _heads(est)
+    heads = _heads(est, "cpu")
     total = np.zeros(z.shape[0])
     count = np.zeros(z.shape[0])
     gen = torch.Generator().manual_seed(est.seed_ + 1)

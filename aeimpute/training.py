@@ -112,7 +112,7 @@ def expand_mask(mask: torch.Tensor, feature_of_encoded: torch.Tensor) -> torch.T
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     while True:
-        perm = torch.randperm(n, generator=generator)
+        perm = torch.randperm(n, generator=generator, device=generator.device)
         for start in range(0, n - batch_size + 1, batch_size):
             yield perm[start : start + batch_size]
 
