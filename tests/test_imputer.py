@@ -88,6 +88,7 @@ def test_columns_in_other_order_are_accepted(numeric):
     pd.testing.assert_frame_equal(a, b[list("abcde")])
 
 
+@pytest.mark.filterwarnings("ignore:1 row\\(s\\) have no observed value")
 def test_all_missing_column_keep_policy():
     df = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": [np.nan] * 4})
     with pytest.warns(UserWarning, match="entirely missing"):
