@@ -78,15 +78,15 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Predictions are averaged over this many passes; every pass after the
         first hides a further random share (``mask_rate``) of the observed
         cells, like training does.
-    refine : int, default=0
+    refine : int, default=1
         Refinement passes inside the network: each feeds the previous
         reconstruction into the missing cells and reconstructs again (trained
         end to end, like an unrolled iterative imputer).
-    max_steps : int, default=2000
+    max_steps : int, default=1000
         Maximum number of optimisation steps per network.
     batch_size : int, default=512
         Rows per step (all rows when the table is smaller).
-    learning_rate : float, default=2e-3
+    learning_rate : float, default=5e-3
         Peak AdamW learning rate (warm-up then cosine decay).
     weight_decay : float, default=1e-4
         AdamW weight decay.
@@ -162,10 +162,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         n_blocks: int = 1,
         n_models: int = 1,
         inference_passes: int = 1,
-        refine: int = 0,
-        max_steps: int = 2000,
+        refine: int = 1,
+        max_steps: int = 1000,
         batch_size: int = 512,
-        learning_rate: float = 2e-3,
+        learning_rate: float = 5e-3,
         weight_decay: float = 1e-4,
         mask_rate: tuple[float, float] = (0.2, 0.5),
         noise_std: float = 0.05,
