@@ -211,6 +211,8 @@ def ratios(results: pd.DataFrame, method: str = "aeimpute") -> pd.DataFrame:
         if method not in grp.index:
             continue
         others = grp.drop(method)
+        if others.empty:  # a run of aeimpute alone has nothing to compare with
+            continue
         best_other = others.idxmin()
         rows.append(
             {

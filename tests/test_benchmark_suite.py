@@ -52,6 +52,7 @@ def test_ratio_and_readme_update(bench, tmp_path):
     )
     r = bench.ratios(res)
     assert r.loc[0, "best other"] == "MICE" and np.isclose(r.loc[0, "ratio"], 1.2)
+    assert bench.ratios(res[res.method == "aeimpute"]).empty  # nothing to compare with
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- benchmark:start -->\nold\n<!-- benchmark:end -->\nb\n")
     bench.update_readme("new table", readme)
