@@ -344,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=None, help="subset of methods")
     p.add_argument("--out", type=Path, default=None, help="output folder")
     p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    p.add_argument("--note", default="", help="a sentence added to the report's header")
     p.add_argument(
         "--from-csv",
         nargs="+",
@@ -386,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f" (letter: {LETTER_ROWS} random rows of 20,000)" if "letter" in data else "")
         + f"; {note}. RMSE on hidden cells after per-column min-max "
         "scaling, mean ± std over seeds; best per row in bold."
+        + (f" {args.note}" if args.note else "")
     )
     text = report(results, seeds, header)
     (out / "tabular.md").write_text(text + "\n")
