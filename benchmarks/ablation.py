@@ -25,7 +25,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from tabular import SETTINGS, load_datasets  # noqa: E402
+from tabular import SETTINGS, load_datasets, masked_tables  # noqa: E402
 
 VARIANTS: dict[str, dict] = {
     "default": {},
@@ -49,37 +49,31 @@ VARIANTS: dict[str, dict] = {
 
 def run(data, variants, settings, seeds, log=print) -> pd.DataFrame:
     """Score each variant on each (dataset, setting, seed)."""
-    from aeimpute import Imputer, simulate
+    from aeimpute import Imputer
     from aeimpute.metrics import rmse
 
     rows = []
-    for name, X in data.items():
-        for setting in settings:
-            mechanism, rate = SETTINGS[setting]
-            for seed in seeds:
-                X_missing, mask = getattr(simulate, mechanism)(
-                    X, rate, rng=np.random.default_rng(seed)
-                )
-                for variant in variants:
-                    start = time.perf_counter()
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        imp = Imputer(random_state=seed, **VARIANTS[variant])
-                        out = imp.fit_transform(X_missing)
-                    seconds = time.perf_counter() - start
-                    err = rmse(X, np.asarray(out, dtype=float), mask)
-                    rows.append(
-                        {
-                            "dataset": name,
-                            "setting": setting,
-                            "seed": seed,
-                            "variant": variant,
-                            "rmse": err,
-                            "seconds": seconds,
-                            "steps": imp.history_[0]["steps"],
-                        }
-                    )
-                    log(f"{name:14s} {setting} seed {seed} {variant:45s} {err:.4f} {seconds:6.1f}s")
+    for name, X, setting, seed, X_missing, mask in masked_tables(data, settings, seeds):
+        for variant in variants:
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                imp = Imputer(random_state=seed, **VARIANTS[variant])
+                out = imp.fit_transform(X_missing)
+            seconds = time.perf_counter() - start
+            err = rmse(X, np.asarray(out, dtype=float), mask)
+            rows.append(
+                {
+                    "dataset": name,
+                    "setting": setting,
+                    "seed": seed,
+                    "variant": variant,
+                    "rmse": err,
+                    "seconds": seconds,
+                    "steps": imp.history_[0]["steps"],
+                }
+            )
+            log(f"{name:14s} {setting} seed {seed} {variant:45s} {err:.4f} {seconds:6.1f}s")
     return pd.DataFrame(rows)
 
 

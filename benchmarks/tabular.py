@@ -124,6 +124,20 @@ def methods(seed: int, include: list[str] | None = None) -> dict[str, Callable[[
 
 
 # ----------------------------------------------------------------------------- run
+def masked_tables(data: dict[str, pd.DataFrame], settings: list[str], seeds: list[int]):
+    """Yield ``(name, X, setting, seed, X_missing, mask)``: the same masks for every caller."""
+    from aeimpute import simulate
+
+    for name, X in data.items():
+        for setting in settings:
+            mechanism, rate = SETTINGS[setting]
+            for seed in seeds:
+                X_missing, mask = getattr(simulate, mechanism)(
+                    X, rate, rng=np.random.default_rng(seed)
+                )
+                yield name, X, setting, seed, X_missing, mask
+
+
 def run(
     data: dict[str, pd.DataFrame],
     settings: list[str],
@@ -137,41 +151,34 @@ def run(
     With ``partial``, the rows so far are rewritten to that CSV after each result, so an
     interrupted run keeps what it measured.
     """
-    from aeimpute import simulate
     from aeimpute.metrics import mae, rmse
 
     rows = []
-    for name, X in data.items():
-        for setting in settings:
-            mechanism, rate = SETTINGS[setting]
-            for seed in seeds:
-                X_missing, mask = getattr(simulate, mechanism)(
-                    X, rate, rng=np.random.default_rng(seed)
-                )
-                for method, make in methods(seed, include).items():
-                    start = time.perf_counter()
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        out = make().fit_transform(X_missing)
-                    seconds = time.perf_counter() - start
-                    out = np.asarray(out, dtype=float)
-                    rows.append(
-                        {
-                            "dataset": name,
-                            "setting": setting,
-                            "seed": seed,
-                            "method": method,
-                            "rmse": rmse(X, out, mask),
-                            "mae": mae(X, out, mask),
-                            "seconds": seconds,
-                        }
-                    )
-                    log(
-                        f"{name:14s} {setting:7s} seed {seed} {method:14s} "
-                        f"rmse {rows[-1]['rmse']:.4f} {seconds:7.1f} s"
-                    )
-                    if partial is not None:
-                        pd.DataFrame(rows).to_csv(partial, index=False)
+    for name, X, setting, seed, X_missing, mask in masked_tables(data, settings, seeds):
+        for method, make in methods(seed, include).items():
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = make().fit_transform(X_missing)
+            seconds = time.perf_counter() - start
+            out = np.asarray(out, dtype=float)
+            rows.append(
+                {
+                    "dataset": name,
+                    "setting": setting,
+                    "seed": seed,
+                    "method": method,
+                    "rmse": rmse(X, out, mask),
+                    "mae": mae(X, out, mask),
+                    "seconds": seconds,
+                }
+            )
+            log(
+                f"{name:14s} {setting:7s} seed {seed} {method:14s} "
+                f"rmse {rows[-1]['rmse']:.4f} {seconds:7.1f} s"
+            )
+            if partial is not None:
+                pd.DataFrame(rows).to_csv(partial, index=False)
     return pd.DataFrame(rows)
 
 
