@@ -42,6 +42,8 @@ VARIANTS: dict[str, dict] = {
     "no early stopping (validation_fraction=0)": {"validation_fraction": 0.0},
     "2 residual blocks": {"n_blocks": 2},
     "width 64": {"hidden_width": 64},
+    "width 128": {"hidden_width": 128},
+    "600 steps": {"max_steps": 600},
     "inference_passes=10": {"inference_passes": 10},
     "ensemble of 3": {"n_models": 3},
 }
