@@ -44,6 +44,7 @@ VARIANTS: dict[str, dict] = {
     "width 64": {"hidden_width": 64},
     "width 128": {"hidden_width": 128},
     "600 steps": {"max_steps": 600},
+    "batch 256": {"batch_size": 256},
     "inference_passes=10": {"inference_passes": 10},
     "ensemble of 3": {"n_models": 3},
 }
