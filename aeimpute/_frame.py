@@ -21,12 +21,13 @@ class FrameIOMixin:
 
     _fitted_marker = "columns_"
 
-    def _remember_input(self, df: pd.DataFrame, kind: str) -> None:
+    def _remember_input(self, columns: Any, kind: str) -> None:
+        """Record the fitted column labels and the input kind ("pandas" or "numpy")."""
         self.input_kind_ = kind
-        self.columns_ = list(df.columns)
-        self.n_features_in_ = df.shape[1]
-        if all(isinstance(c, str) for c in df.columns):
-            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        self.columns_ = list(columns)
+        self.n_features_in_ = len(self.columns_)
+        if all(isinstance(c, str) for c in self.columns_):
+            self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 

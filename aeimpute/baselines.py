@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 
 from aeimpute import _validation as v
 from aeimpute._frame import FrameIOMixin
-from aeimpute.schema import assign_cells
+from aeimpute.schema import assign_cells, numeric_values
 
 __all__ = ["InterpolationImputer", "LowRankImputer"]
 
@@ -95,14 +95,11 @@ class InterpolationImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             if col.isna().all():
                 raise ValueError(f"column {c!r} is entirely missing; drop it before imputing")
             if _is_numeric(col):
-                vals = _float(col)
-                if np.isinf(vals).any():
-                    raise ValueError(f"column {c!r} contains infinite values")
-                fallback[c] = float(np.nanmean(vals))
+                fallback[c] = float(np.nanmean(numeric_values(col, c, "is numeric")))
             else:
                 fallback[c] = col.mode(dropna=True).iloc[0]
         self.fallback_ = fallback
-        self._remember_input(df, kind)
+        self._remember_input(df.columns, kind)
         return self
 
     def __sklearn_tags__(self):  # noqa: D105
@@ -169,9 +166,7 @@ class InterpolationImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
                 out.isetitem(i, assign_cells(col, np.arange(len(col)), filled.to_numpy()))
                 continue
             if _is_numeric(col):
-                vals = _float(col)
-                if np.isinf(vals).any():
-                    raise ValueError(f"column {c!r} contains infinite values")
+                vals = numeric_values(col, c, "is numeric")
                 out.isetitem(i, _write(col, self._interp(x, vals)))
             else:
                 filled = col.ffill().bfill()
@@ -340,13 +335,8 @@ class LowRankImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self.lambda_ = lam
         self.rank_ = int(keep.sum())
         self.validation_curve_ = curve
-        self._remember_input(df, kind)
-        completed = np.where(obs, M, fill * std + mean)
-        out = df.copy()
-        for i, c in enumerate(df.columns):
-            if not obs[:, i].all():
-                out.isetitem(i, _write(df[c], completed[:, i]))
-        return self._restore(out, kind, None, X)
+        self._remember_input(df.columns, kind)
+        return self._restore(self._complete(df, M, obs, fill), kind, None, X)
 
     def _choose_lambda(self, Z: np.ndarray, obs: np.ndarray) -> tuple[float, list, np.ndarray]:
         """Pick lambda on held-back cells; return it, the error curve and a warm start."""
@@ -396,9 +386,15 @@ class LowRankImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             Bo = B[o]
             a = np.linalg.solve(Bo.T @ Bo + ridge * np.eye(B.shape[1]), Bo.T @ Z[i, o])
             fill[i] = B @ a
+        return self._restore(self._complete(df, M, obs, fill), kind, order, X)
+
+    def _complete(
+        self, df: pd.DataFrame, M: np.ndarray, obs: np.ndarray, fill: np.ndarray
+    ) -> pd.DataFrame:
+        """``df`` with its missing cells set from ``fill`` (standardised units)."""
         completed = np.where(obs, M, fill * self.scale_ + self.mean_)
         out = df.copy()
         for i, c in enumerate(df.columns):
             if not obs[:, i].all():
                 out.isetitem(i, _write(df[c], completed[:, i]))
-        return self._restore(out, kind, order, X)
+        return out

@@ -248,7 +248,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         self.seed_ = int(rng.randint(0, 2**31 - 1))
-        self._remember_input(df, kind)
+        self._remember_input(df.columns, kind)
         self.schema_ = specs
         self._layout = layout
         self._scaler = scaler

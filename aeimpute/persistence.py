@@ -157,11 +157,7 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         est.schema_ = specs
         est._layout = Layout(specs)
         est._scaler = ObservedScaler.from_json(meta["scaler"])
-        est.columns_ = [decode_label(c) for c in meta["columns"]]
-        est.n_features_in_ = len(est.columns_)
-        if all(isinstance(c, str) for c in est.columns_):
-            est.feature_names_in_ = np.asarray(est.columns_, dtype=object)
-        est.input_kind_ = meta["input_kind"]
+        est._remember_input([decode_label(c) for c in meta["columns"]], meta["input_kind"])
         est.model_config_ = dict(meta["model_config"])
         est.seed_ = int(meta["seed"])
         est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
