@@ -9,7 +9,7 @@ STAMP := $(VENV)/.aeimpute-installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test lint bench bench-quick bench-keypoints clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/tabular.py --quick
+
+# the keypoint repair benchmark (see benchmarks/keypoints.py); about 10 minutes with the shared data
+bench-keypoints: $(STAMP)
+	$(BIN)/python benchmarks/keypoints.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check aeimpute tests examples benchmarks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -42,3 +44,100 @@ def gaussian_noise(
     if std == 0:
         return torch.zeros(shape, device=device)
     return std * torch.randn(shape, generator=generator, device=device)
+
+
+def _log_uniform_int(
+    shape: tuple[int, ...], low: int, high: int, generator: torch.Generator, device
+) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator, device=device)
+    lo, hi = math.log(low), math.log(high + 1)
+    return torch.exp(lo + u * (hi - lo)).floor().long().clamp(low, high)
+
+
+def _runs(
+    n_batch: int,
+    n_time: int,
+    lengths: torch.Tensor,
+    generator: torch.Generator,
+    device,
+) -> torch.Tensor:
+    """(batch, slots, time) bool: one run of the given length per slot, at a random start."""
+    lengths = lengths.clamp(max=n_time)
+    u = torch.rand(lengths.shape, generator=generator, device=device)
+    start = (u * (n_time - lengths + 1)).floor().long()
+    t = torch.arange(n_time, device=device).view(1, 1, -1)
+    return (t >= start[..., None]) & (t < (start + lengths)[..., None])
+
+
+def hide_runs(
+    observed: torch.Tensor,
+    generator: torch.Generator,
+    gap_range: tuple[int, int] = (1, 60),
+    max_single: int = 3,
+    block_probability: float = 0.3,
+    block_size: tuple[int, int] = (2, 4),
+    dropout: float = 0.03,
+) -> torch.Tensor:
+    """Occlusion-like corruption for series of points (e.g. keypoints over frames).
+
+    Each series hides 1 to ``max_single`` runs of consecutive frames of one
+    random point each, with log-uniform run lengths in ``gap_range``; with
+    probability ``block_probability`` it also hides a block of
+    ``block_size`` points together for one run; finally every observed point
+    is dropped independently with probability ``dropout``.
+
+    Parameters
+    ----------
+    observed : bool tensor (batch, time, points)
+    generator : torch.Generator
+    gap_range : (int, int)
+        Shortest and longest run, in frames.
+    max_single : int
+        Most single-point runs per series.
+    block_probability : float
+        Chance of a multi-point block per series.
+    block_size : (int, int)
+        Fewest and most points in a block (capped at the number of points).
+    dropout : float
+        Independent per-point dropout rate.
+
+    Returns
+    -------
+    bool tensor (batch, time, points)
+        The points hidden by this draw (a subset of ``observed``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> obs = torch.ones(4, 50, 5, dtype=torch.bool)
+    >>> hidden = hide_runs(obs, g)
+    >>> bool(hidden.any()), bool((hidden & ~obs).any())
+    (True, False)
+    """
+    n_batch, n_time, n_points = observed.shape
+    dev = observed.device
+    low, high = gap_range
+    high = max(low, min(high, n_time))
+    hidden = torch.zeros_like(observed)
+    # single-point runs
+    count = torch.randint(1, max_single + 1, (n_batch, 1), generator=generator, device=dev)
+    active = torch.arange(max_single, device=dev).view(1, -1) < count
+    lengths = _log_uniform_int((n_batch, max_single), low, high, generator, dev)
+    runs = _runs(n_batch, n_time, lengths, generator, dev) & active[..., None]
+    point = torch.randint(0, n_points, (n_batch, max_single), generator=generator, device=dev)
+    which = torch.nn.functional.one_hot(point, n_points).bool()  # (batch, slots, points)
+    hidden |= (runs[..., None] & which[:, :, None, :]).any(dim=1)
+    # multi-point blocks
+    if block_probability > 0 and n_points > 1:
+        lo_b, hi_b = min(block_size[0], n_points), min(block_size[1], n_points)
+        has_block = torch.rand(n_batch, generator=generator, device=dev) < block_probability
+        size = torch.randint(lo_b, hi_b + 1, (n_batch, 1), generator=generator, device=dev)
+        rank = torch.rand(n_batch, n_points, generator=generator, device=dev).argsort(1).argsort(1)
+        members = (rank < size) & has_block[:, None]
+        length = _log_uniform_int((n_batch, 1), low, high, generator, dev)
+        run = _runs(n_batch, n_time, length, generator, dev)[:, 0]  # (batch, time)
+        hidden |= run[:, :, None] & members[:, None, :]
+    if dropout > 0:
+        hidden |= torch.rand(observed.shape, generator=generator, device=dev) < dropout
+    return hidden & observed

@@ -61,32 +61,26 @@ def _decode_params(params: dict) -> dict:
     return out
 
 
-def save(est: Any, path: str | os.PathLike) -> None:
-    """Write ``est`` to ``path`` atomically (temporary file, then rename)."""
+def _weights(named_modules: dict) -> bytes:
     import torch
 
     buf = io.BytesIO()
     state = {
-        f"model{k}.{name}": t.detach().cpu()
-        for k, m in enumerate(est._models)
+        f"{prefix}.{name}": t.detach().cpu()
+        for prefix, m in named_modules.items()
         for name, t in m.state_dict().items()
     }
     torch.save(state, buf)
-    weights = buf.getvalue()
+    return buf.getvalue()
+
+
+def _write(path: str | os.PathLike, meta: dict, weights: bytes) -> None:
+    """Write a model file atomically (temporary file, then rename)."""
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
-        "params": _encode_params(est.get_params(deep=False)),
-        "schema": [s.to_json() for s in est.schema_],
-        "columns": [encode_label(c) for c in est.columns_],
-        "input_kind": est.input_kind_,
-        "scaler": est._scaler.to_json(),
-        "model_config": est.model_config_,
-        "n_models": len(est._models),
-        "seed": est.seed_,
-        "residual_scale": est.residual_scale_.tolist(),
-        "history": est.history_,
+        **meta,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
     path = Path(path)
@@ -103,7 +97,26 @@ def save(est: Any, path: str | os.PathLike) -> None:
         raise
 
 
-def _read(path: str | os.PathLike) -> tuple[dict, bytes]:
+def save(est: Any, path: str | os.PathLike) -> None:
+    """Write an :class:`aeimpute.Imputer` to ``path``."""
+    weights = _weights({f"model{k}": m for k, m in enumerate(est._models)})
+    meta = {
+        "estimator": "Imputer",
+        "params": _encode_params(est.get_params(deep=False)),
+        "schema": [s.to_json() for s in est.schema_],
+        "columns": [encode_label(c) for c in est.columns_],
+        "input_kind": est.input_kind_,
+        "scaler": est._scaler.to_json(),
+        "model_config": est.model_config_,
+        "n_models": len(est._models),
+        "seed": est.seed_,
+        "residual_scale": est.residual_scale_.tolist(),
+        "history": est.history_,
+    }
+    _write(path, meta, weights)
+
+
+def _read(path: str | os.PathLike, estimator: str = "Imputer") -> tuple[dict, bytes]:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -136,6 +149,9 @@ def _read(path: str | os.PathLike) -> tuple[dict, bytes]:
             f"{path} was saved by aeimpute {saved}; this is aeimpute {__version__}. "
             f"Refit the model, or load it with aeimpute {saved}"
         )
+    held = meta.get("estimator", "Imputer")
+    if held != estimator:
+        raise ModelFileError(f"{path} holds a {held}, not a {estimator}; use {held}.load")
     if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
         raise ModelFileError(f"{path}: the weights do not match their checksum (file altered)")
     return meta, weights
@@ -143,7 +159,6 @@ def _read(path: str | os.PathLike) -> tuple[dict, bytes]:
 
 def load(cls: type, path: str | os.PathLike) -> Any:
     """Rebuild a fitted estimator of class ``cls`` from ``path``."""
-    import torch
 
     from aeimpute import _engine
 
@@ -153,7 +168,7 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         specs = [ColumnSpec.from_json(s) for s in meta["schema"]]
         from aeimpute.scaling import ObservedScaler
 
-        state = torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu")
+        state = _state_dict(weights)
         est.schema_ = specs
         est._layout = Layout(specs)
         est._scaler = ObservedScaler.from_json(meta["scaler"])
@@ -174,6 +189,73 @@ def load(cls: type, path: str | os.PathLike) -> Any:
             m.load_state_dict(own)
             models.append(m.to(device).eval())
         est._models = models
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+        raise ModelFileError(f"{path}: model file content is invalid ({err})") from err
+    return est
+
+
+def _state_dict(weights: bytes) -> dict:
+    import torch
+
+    return torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu")
+
+
+def save_keypoint_imputer(est: Any, path: str | os.PathLike) -> None:
+    """Write an :class:`aeimpute.KeypointImputer` to ``path``."""
+    params = dict(est.get_params(deep=False))
+    if isinstance(params.get("random_state"), np.random.RandomState):
+        params["random_state"] = None
+    params["gap_range"] = list(params["gap_range"])
+    geo = est._geometry
+    meta = {
+        "estimator": "KeypointImputer",
+        "params": params,
+        "model_config": est.model_config_,
+        "n_keypoints": est.n_keypoints_,
+        "keypoint_names": est.keypoint_names_,
+        "scale": float(geo.scale),
+        "template": geo.template.detach().cpu().tolist(),
+        "rotate": bool(geo.rotate),
+        "blend": None if geo.blend is None else geo.blend.detach().cpu().tolist(),
+        "seed": est.seed_,
+        "history": est.history_,
+    }
+    _write(path, meta, _weights({"net": est._net}))
+
+
+def load_keypoint_imputer(cls: type, path: str | os.PathLike) -> Any:
+    """Rebuild a fitted :class:`aeimpute.KeypointImputer` from ``path``."""
+    import torch
+
+    from aeimpute.imputer import _resolve_device
+    from aeimpute.keypoints import _engine
+
+    meta, weights = _read(path, "KeypointImputer")
+    try:
+        params = dict(meta["params"])
+        params["gap_range"] = tuple(params["gap_range"])
+        est = cls(**params)
+        state = _state_dict(weights)
+        device = _resolve_device(est.device)
+        est.device_ = str(device)
+        est.model_config_ = dict(meta["model_config"])
+        est.n_keypoints_ = int(meta["n_keypoints"])
+        est.keypoint_names_ = meta["keypoint_names"]
+        est.seed_ = int(meta["seed"])
+        est.history_ = meta["history"]
+        template = torch.tensor(meta["template"], dtype=torch.float32, device=device)
+        blend = meta["blend"]
+        if blend is not None:
+            blend = torch.tensor(blend, dtype=torch.float32, device=device)
+        est._geometry = _engine.Geometry(
+            float(meta["scale"]), template, bool(meta["rotate"]), blend
+        )
+        est.scale_ = float(meta["scale"])
+        net = _engine.build_model(est.model_config_)
+        net.load_state_dict({n[len("net.") :]: t for n, t in state.items() if n.startswith("net.")})
+        est._net = net.to(device).eval()
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:

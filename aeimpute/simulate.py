@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["mcar", "mar", "mnar", "channel_blocks", "temporal_gaps", "apply_mask"]
+__all__ = [
+    "mcar",
+    "mar",
+    "mnar",
+    "channel_blocks",
+    "temporal_gaps",
+    "keypoint_gaps",
+    "apply_mask",
+]
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -332,3 +340,97 @@ def temporal_gaps(
     for j in pos:
         mask[:, j] = _runs(n, int(round(rate * n)), (lo, hi), gen)
     return apply_mask(X, mask), mask
+
+
+def keypoint_gaps(
+    reliable: np.ndarray,
+    lengths: Sequence[int] = (1, 3, 10, 30, 60),
+    gaps_per_length: int = 20,
+    block_size: int = 3,
+    rng: np.random.Generator | int | None = None,
+    max_tries: int = 200,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Occlusion gaps of known lengths, placed on reliable keypoints only.
+
+    For every length ``L`` it places ``gaps_per_length`` gaps of one keypoint
+    and ``gaps_per_length`` blocks of ``block_size`` keypoints hidden together,
+    each for ``L`` consecutive frames of one individual. A gap is placed only
+    where every hidden point and the frame before and after it (its anchors)
+    are reliable and not already used, so gaps never merge and every gap keeps
+    its exact length.
+
+    Parameters
+    ----------
+    reliable : bool ndarray (frames, individuals, keypoints) or (frames, keypoints)
+        Points that may serve as ground truth.
+    lengths : sequence of int
+        Gap lengths in frames.
+    gaps_per_length : int
+        Gaps of each length and kind.
+    block_size : int
+        Keypoints per block (blocks are skipped when there are fewer keypoints).
+    rng : numpy Generator, int or None
+    max_tries : int
+        Random placements tried per gap before giving up on it.
+
+    Returns
+    -------
+    hidden : bool ndarray, same shape as ``reliable``
+    gaps : DataFrame
+        One row per placed gap: ``gap`` (id), ``length``, ``kind``
+        (``"single"`` or ``"block"``), ``individual``, ``start``,
+        ``keypoints`` (tuple of indices). Fewer gaps than asked are placed
+        when the data has no room for them; the table says how many.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hidden, gaps = keypoint_gaps(np.ones((500, 1, 4), bool), (1, 10), 3, rng=0)
+    >>> gaps.groupby(["length", "kind"]).size().tolist()
+    [3, 3, 3, 3]
+    >>> int(hidden.sum())
+    132
+    """
+    rel = np.asarray(reliable, dtype=bool)
+    squeeze = rel.ndim == 2
+    if squeeze:
+        rel = rel[:, None, :]
+    if rel.ndim != 3:
+        raise ValueError(
+            f"reliable must have shape (frames, [individuals,] keypoints); got {np.shape(reliable)}"
+        )
+    n_frames, n_ind, n_kp = rel.shape
+    if any(int(L) < 1 for L in lengths):
+        raise ValueError(f"gap lengths must be >= 1, got {list(lengths)}")
+    gen = _rng(rng)
+    free = rel.copy()  # reliable and not yet used as a gap or an anchor
+    hidden = np.zeros_like(rel)
+    rows = []
+    kinds = [("single", 1)] + ([("block", block_size)] if 1 < block_size <= n_kp else [])
+    for L in lengths:
+        L = int(L)
+        for kind, size in kinds:
+            for _ in range(gaps_per_length):
+                for _ in range(max_tries):
+                    start = int(gen.integers(1, max(2, n_frames - L)))
+                    if start + L >= n_frames:
+                        continue
+                    ind = int(gen.integers(n_ind))
+                    kps = np.sort(gen.choice(n_kp, size=size, replace=False))
+                    span = free[start - 1 : start + L + 1, ind][:, kps]
+                    if span.all():
+                        hidden[start : start + L, ind, kps[:, None]] = True
+                        free[start - 1 : start + L + 1, ind, kps[:, None]] = False
+                        rows.append(
+                            {
+                                "gap": len(rows),
+                                "length": L,
+                                "kind": kind,
+                                "individual": ind,
+                                "start": start,
+                                "keypoints": tuple(int(k) for k in kps),
+                            }
+                        )
+                        break
+    gaps = pd.DataFrame(rows, columns=["gap", "length", "kind", "individual", "start", "keypoints"])
+    return (hidden[:, 0, :] if squeeze else hidden), gaps

@@ -326,9 +326,9 @@ def report(results: pd.DataFrame, seeds: list[int], header: str) -> str:
     return "\n".join(parts)
 
 
-def update_readme(block: str, readme: Path = ROOT / "README.md") -> None:
-    """Replace the text between the benchmark markers of the README."""
-    start, end = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+def update_readme(block: str, readme: Path = ROOT / "README.md", name: str = "benchmark") -> None:
+    """Replace the text between the ``<!-- {name}:start/end -->`` markers of the README."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = readme.read_text()
     if start not in text or end not in text:
         raise SystemExit(f"{readme} has no {start} ... {end} markers")

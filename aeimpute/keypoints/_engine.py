@@ -1,0 +1,471 @@
+"""The torch side of :class:`aeimpute.KeypointImputer`.
+
+Imported lazily so that ``import aeimpute`` does not import torch.
+
+Every series (one individual's track) is a tensor ``(time, keypoints, 2)``
+with a boolean mask ``(time, keypoints)``. The network sees, frame by frame,
+the keypoints bridged linearly over their gaps, expressed relative to the
+frame's centre in units of the body scale, the mask, how far each point is
+from its previous and next observation, and the centre's velocity. It
+predicts a correction to the linear bridge, so an untrained network equals
+linear interpolation.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aeimpute.corruption import gaussian_noise, hide_runs
+from aeimpute.nn import TemporalConvNet
+from aeimpute.temporal import bridge
+from aeimpute.training import TrainingDivergedError, _lr_factor
+
+#: gap distances are fed to the network as min(distance, HORIZON) / HORIZON
+HORIZON = 64.0
+
+
+@dataclass
+class Geometry:
+    """What the model knows about bodies: scale, mean shape, whether to turn frames upright."""
+
+    scale: float
+    template: torch.Tensor  # (keypoints, 2): mean shape around the centre, in scale units
+    rotate: bool = True
+    #: weight of the correction per gap-length group (see ``calibrate``); None means 1
+    blend: torch.Tensor | None = None
+
+
+def n_inputs(n_keypoints: int) -> int:
+    return 5 * n_keypoints + 3
+
+
+def build_model(config: dict) -> TemporalConvNet:
+    k = int(config["n_keypoints"])
+    return TemporalConvNet(n_inputs(k), 2 * k, int(config["width"]), int(config["n_blocks"]))
+
+
+def _mask2(mask: torch.Tensor) -> torch.Tensor:
+    b, t, k = mask.shape
+    return mask[..., None].expand(b, t, k, 2).reshape(b, t, 2 * k)
+
+
+def _turn(p: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate points ``p (..., 2)`` by the angle with the given cosine and sine."""
+    x, y = p[..., 0], p[..., 1]
+    return torch.stack([cos * x - sin * y, sin * x + cos * y], dim=-1)
+
+
+@dataclass
+class Inputs:
+    """Network inputs of a batch of series and what is needed to map outputs back."""
+
+    features: torch.Tensor  # (batch, time, 5 * keypoints + 3)
+    bridged: torch.Tensor  # (batch, time, keypoints, 2) linear bridges in pixels
+    gap: torch.Tensor  # long (batch, time, keypoints): gap length (0 when observed)
+    cos: torch.Tensor  # (batch, time, 1): body orientation of each frame
+    sin: torch.Tensor
+
+
+def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
+    """Network inputs for a batch of series ``xy (batch, time, keypoints, 2)``.
+
+    Every keypoint is first bridged linearly over its gaps. Each frame is then
+    centred on the mean of its keypoints, divided by the body scale and, with
+    ``geo.rotate``, turned so that it best matches the mean shape (2-D
+    Procrustes), so the network sees the body upright. Per keypoint the
+    features are the two body-frame coordinates, the mask and the distances
+    to the previous and next observation; per frame, the centre's velocity
+    (in the body frame) and the turning angle. Keypoints never observed in a
+    series sit where the mean shape puts them.
+    """
+    b, t, k, _ = xy.shape
+    br = bridge(xy.reshape(b, t, 2 * k), _mask2(mask))
+    lin = br.filled.reshape(b, t, k, 2)
+    seen = torch.isfinite(lin[..., 0])
+    w = seen[..., None].to(lin.dtype)
+    n_seen = w.sum(2).clamp_min(1)
+    centre = (torch.nan_to_num(lin) * w).sum(2) / n_seen  # (b, t, 2)
+    local = (torch.nan_to_num(lin) - centre[:, :, None]) * w / geo.scale
+    template = geo.template.to(lin.dtype).expand(b, t, k, 2)
+    template = template - (template * w).sum(2, keepdim=True) / n_seen[:, :, None]
+    if geo.rotate:
+        dot = (template * local).sum((2, 3))
+        cross = (template[..., 0] * local[..., 1] - template[..., 1] * local[..., 0]).sum(2)
+        angle = torch.atan2(cross, dot)
+    else:
+        angle = torch.zeros(b, t, dtype=lin.dtype, device=lin.device)
+    cos, sin = torch.cos(angle)[..., None], torch.sin(angle)[..., None]
+    body = _turn(local, cos, -sin)  # turned upright
+    body = torch.where(seen[..., None], body, template)
+    lin = torch.where(
+        seen[..., None], lin, centre[:, :, None] + geo.scale * _turn(template, cos, sin)
+    )
+    vel = torch.diff(centre, dim=1, prepend=centre[:, :1]) / geo.scale
+    vel = _turn(vel, cos[..., 0], -sin[..., 0])
+    turn = torch.diff(angle, dim=1, prepend=angle[:, :1])
+    turn = torch.remainder(turn + math.pi, 2 * math.pi) - math.pi
+    before, after = br.distances()
+    before = before[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
+    after = after[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
+    feats = torch.cat(
+        [body.reshape(b, t, 2 * k), mask.to(lin.dtype), before, after, vel, turn[..., None]],
+        dim=-1,
+    )
+    return Inputs(feats, lin, br.gap_lengths()[..., ::2], cos[..., None], sin[..., None])
+
+
+def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
+    """The network's correction to the linear bridges, in pixels, image frame."""
+    b, t, k, _ = inp.bridged.shape
+    body = net(inp.features).reshape(b, t, k, 2)
+    return _turn(body, inp.cos[..., 0], inp.sin[..., 0])
+
+
+def predict(net: TemporalConvNet, xy: torch.Tensor, mask: torch.Tensor, geo: Geometry):
+    """Network prediction for every point, and the gap lengths."""
+    inp = inputs(xy, mask, geo)
+    return inp.bridged + geo.scale * corrections(net, inp), inp.gap
+
+
+def weighted_loss(pred, target, hidden, gap, scale) -> torch.Tensor:
+    """Squared error on hidden points in scale units, each weighted by 1 / its gap length."""
+    err = ((pred - torch.nan_to_num(target)) / scale).pow(2).sum(-1)
+    weight = hidden.to(err.dtype) / gap.clamp_min(1).to(err.dtype)
+    return (err * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+def _procrustes_mean(frames: np.ndarray, rotate: bool, n_iter: int = 5) -> np.ndarray:
+    """Mean shape of centred frames ``(n, keypoints, 2)``, after turning each onto it."""
+    template = frames.mean(axis=0) if not rotate else frames[0]
+    if not rotate:
+        return template
+    for _ in range(n_iter):
+        dot = (template[None] * frames).sum((1, 2))
+        tx, ty = template[None, :, 0], template[None, :, 1]
+        cross = (tx * frames[..., 1] - ty * frames[..., 0]).sum(1)
+        angle = np.arctan2(cross, dot)
+        c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        upright = np.stack(
+            [c * frames[..., 0] + s * frames[..., 1], -s * frames[..., 0] + c * frames[..., 1]], -1
+        )
+        template = upright.mean(axis=0)
+        template -= template.mean(axis=0)
+    return template
+
+
+def geometry(xy: np.ndarray, mask: np.ndarray, rotate: bool = True, seed: int = 0) -> Geometry:
+    """Body scale and mean shape from the observed points of all series.
+
+    ``xy`` is ``(series, time, keypoints, 2)``. The scale is the median, over
+    frames with at least two observed keypoints, of the root-mean-square
+    distance of the observed keypoints to their mean. The mean shape is a
+    Procrustes mean (frames centred, scaled and, with ``rotate``, turned onto
+    it) over up to 5000 frames where every keypoint was observed, or where
+    every keypoint could be bridged when fewer than 10 frames are complete.
+    """
+    pts = np.where(mask[..., None], xy, np.nan)
+    count = mask.sum(-1)
+    some = count > 0
+    centre = np.zeros(xy.shape[:-2] + (2,))
+    centre[some] = np.nanmean(pts[some], axis=-2)
+    sq = np.where(mask, ((np.nan_to_num(pts) - centre[..., None, :]) ** 2).sum(-1), 0.0)
+    radius = np.sqrt(sq.sum(-1)[count >= 2] / count[count >= 2])
+    scale = float(np.median(radius)) if radius.size else 1.0
+    if not math.isfinite(scale) or scale <= 0:
+        scale = 1.0
+    full = count == mask.shape[-1]
+    if full.sum() >= 10:
+        frames = xy[full]
+    else:
+        s, f, k, _ = xy.shape
+        t = torch.as_tensor(xy, dtype=torch.float64)
+        m = torch.as_tensor(mask)
+        lin = bridge(t.reshape(s, f, 2 * k), _mask2(m)).filled.reshape(s, f, k, 2).numpy()
+        frames = lin[np.isfinite(lin).all(axis=(-1, -2))]
+    if len(frames) > 5000:
+        frames = frames[np.random.default_rng(seed).choice(len(frames), 5000, replace=False)]
+    frames = (frames - frames.mean(axis=1, keepdims=True)) / scale
+    template = _procrustes_mean(frames, rotate) if len(frames) else np.zeros(xy.shape[-2:])
+    return Geometry(scale, torch.as_tensor(template, dtype=torch.float32), rotate)
+
+
+@dataclass
+class FitConfig:
+    window: int
+    max_steps: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    gap_range: tuple[int, int]
+    block_probability: float
+    dropout: float
+    noise_std: float
+    validation: bool
+    patience: int
+    eval_every: int = 50
+    verbose: bool = False
+
+
+def _corrupt(mask, config: FitConfig, generator):
+    return hide_runs(
+        mask,
+        generator,
+        gap_range=config.gap_range,
+        block_probability=config.block_probability,
+        dropout=config.dropout,
+    )
+
+
+def occlusions_by_window(
+    mask: torch.Tensor, config: FitConfig, generator: torch.Generator, dropout: float
+) -> torch.Tensor:
+    """One occlusion draw per ``window`` frames of every series (a subset of ``mask``)."""
+    n_series, n_time, n_kp = mask.shape
+    w = config.window
+    n_chunks = n_time // w
+    chunks = mask[:, : n_chunks * w].reshape(n_series * n_chunks, w, n_kp)
+    drawn = hide_runs(
+        chunks,
+        generator,
+        gap_range=config.gap_range,
+        block_probability=config.block_probability,
+        dropout=dropout,
+    )
+    hidden = torch.zeros_like(mask)
+    hidden[:, : n_chunks * w] = drawn.reshape(n_series, n_chunks * w, n_kp)
+    return hidden
+
+
+#: lower edges of the gap-length groups that get their own blend weight
+BLEND_EDGES = (1, 2, 3, 5, 9, 17, 33, 65)
+
+
+def _group(gap: torch.Tensor) -> torch.Tensor:
+    edges = torch.as_tensor(BLEND_EDGES, device=gap.device)
+    return (torch.bucketize(gap.clamp_min(1), edges, right=True) - 1).clamp(0, len(BLEND_EDGES) - 1)
+
+
+@torch.no_grad()
+def calibrate(
+    net: TemporalConvNet,
+    xy: torch.Tensor,
+    mask: torch.Tensor,
+    geo: Geometry,
+    config: FitConfig,
+    generator: torch.Generator,
+    n_draws: int = 4,
+) -> torch.Tensor:
+    """Blend weight per gap-length group: how much of the correction to keep.
+
+    On fresh occlusion draws over the whole recording, the weight ``a`` in
+    ``bridge + a * correction`` that minimises the squared error is found for
+    each group of gap lengths and clipped to [0, 1]. Where the network does
+    not beat the straight line (often on 1-2 frame gaps), the weight drops
+    towards 0 and the result falls back to linear interpolation.
+    """
+    net.eval()
+    num = torch.zeros(len(BLEND_EDGES), dtype=torch.float64, device=xy.device)
+    den = torch.zeros_like(num)
+    for _ in range(n_draws):
+        hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
+        inp = inputs(xy, mask & ~hidden, geo)
+        delta = geo.scale * corrections(net, inp)
+        resid = torch.nan_to_num(xy) - inp.bridged
+        groups = _group(inp.gap)[hidden]
+        num.index_add_(0, groups, (delta * resid).sum(-1)[hidden].double())
+        den.index_add_(0, groups, (delta * delta).sum(-1)[hidden].double())
+    weight = torch.where(den > 0, num / den.clamp_min(1e-12), torch.ones_like(num))
+    return weight.clamp(0.0, 1.0).float()
+
+
+def fit(
+    net: TemporalConvNet,
+    xy: torch.Tensor,
+    mask: torch.Tensor,
+    geo: Geometry,
+    config: FitConfig,
+    generator: torch.Generator,
+) -> dict:
+    """Train ``net`` in place on series ``xy`` (series, time, keypoints, 2); return a history.
+
+    Validation imitates the use: a fixed set of artificial gaps, drawn once
+    over every series (one occlusion draw per ``window`` frames, no point
+    dropout), is removed from the training data; the error of filling them
+    from the rest of the recording picks the best weights and stops training
+    early. With ``validation=False`` there is no validation.
+    """
+    n_series, n_time = xy.shape[:2]
+    w = config.window
+    val = None
+    if config.validation:
+        val_hidden = occlusions_by_window(mask, config, generator, dropout=0.0)
+        if val_hidden.sum() >= 50:
+            val = val_hidden
+            mask = mask & ~val_hidden
+    opt = torch.optim.AdamW(
+        net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config.max_steps))
+    starts_per_series = n_time - w + 1
+    frames = torch.arange(w, device=xy.device)
+    best = {"loss": math.inf, "step": 0, "state": None}
+    history: dict = {"train_loss": [], "val_loss": [], "steps": 0}
+    progress = None
+    if config.verbose:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=config.max_steps, desc="aeimpute keypoints", leave=False)
+    try:
+        for step in range(config.max_steps):
+            net.train()
+            pick = torch.randint(
+                0,
+                n_series * starts_per_series,
+                (config.batch_size,),
+                generator=generator,
+                device=xy.device,
+            )
+            series, start = pick // starts_per_series, pick % starts_per_series
+            idx = start[:, None] + frames
+            x, m = xy[series[:, None], idx], mask[series[:, None], idx]
+            hidden = _corrupt(m, config, generator)
+            visible = m & ~hidden
+            noise = gaussian_noise(
+                tuple(x.shape), config.noise_std * geo.scale, generator, x.device
+            )
+            pred, gap = predict(net, x + noise, visible, geo)
+            loss = weighted_loss(pred, x, hidden, gap, geo.scale)
+            if not torch.isfinite(loss.detach()):
+                raise TrainingDivergedError(
+                    f"the training loss became {loss.item()} at step {step}; try a smaller "
+                    "learning_rate or check the coordinates for extreme values"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            history["train_loss"].append(loss.item())
+            history["steps"] = step + 1
+            if progress is not None:
+                progress.update(1)
+            last = step == config.max_steps - 1
+            if val is not None and ((step + 1) % config.eval_every == 0 or last):
+                net.eval()
+                with torch.no_grad():
+                    pred, gap = predict(net, xy, mask, geo)
+                    v = float(weighted_loss(pred, xy, val, gap, geo.scale))
+                history["val_loss"].append((step + 1, v))
+                if progress is not None:
+                    progress.set_postfix(val=f"{v:.4f}")
+                if v < best["loss"]:
+                    best = {"loss": v, "step": step + 1, "state": copy.deepcopy(net.state_dict())}
+                elif step + 1 - best["step"] >= config.patience:
+                    break
+    finally:
+        if progress is not None:
+            progress.close()
+    if best["state"] is not None:
+        net.load_state_dict(best["state"])
+    history["best_step"] = best["step"] if val is not None else history["steps"]
+    history["best_val_loss"] = best["loss"] if val is not None else None
+    history["validation_points"] = int(val.sum()) if val is not None else 0
+    net.eval()
+    return history
+
+
+@torch.no_grad()
+def repair(
+    net: TemporalConvNet,
+    xy: torch.Tensor,
+    mask: torch.Tensor,
+    geo: Geometry,
+    chunk: int = 16384,
+) -> torch.Tensor:
+    """Predictions for every point of series ``xy`` (series, time, keypoints, 2).
+
+    Long series run in chunks with enough overlap that the result equals a
+    single pass over the whole series.
+    """
+    net.eval()
+    n_time = xy.shape[1]
+    inp = inputs(xy, mask, geo)
+    halo = 2 ** len(net.blocks)  # > (receptive field - 1) / 2
+    out = torch.empty_like(inp.bridged)
+    for lo in range(0, n_time, chunk):
+        hi = min(n_time, lo + chunk)
+        a, z = max(0, lo - halo), min(n_time, hi + halo)
+        part = Inputs(
+            inp.features[:, a:z],
+            inp.bridged[:, a:z],
+            inp.gap[:, a:z],
+            inp.cos[:, a:z],
+            inp.sin[:, a:z],
+        )
+        delta = corrections(net, part)[:, lo - a : hi - a]
+        if geo.blend is not None:
+            delta = delta * geo.blend[_group(inp.gap[:, lo:hi])][..., None]
+        out[:, lo:hi] = inp.bridged[:, lo:hi] + geo.scale * delta
+    return out
+
+
+def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frames, individuals, keypoints, 2) numpy -> series-major torch tensors."""
+    xy = torch.as_tensor(np.ascontiguousarray(arr.transpose(1, 0, 2, 3)), dtype=torch.float32)
+    mask = torch.as_tensor(np.ascontiguousarray(observed.transpose(1, 0, 2)))
+    return xy.to(device), mask.to(device)
+
+
+def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[int, int]):
+    """Fit the network of a :class:`KeypointImputer`; return (net, geometry, history)."""
+    from aeimpute._engine import _session
+
+    device = torch.device(est.device_)
+    # individuals without any observation carry no information
+    useful = observed.any(axis=(0, 2))
+    arr, observed = arr[:, useful], observed[:, useful]
+    geo = geometry(arr.transpose(1, 0, 2, 3), observed.transpose(1, 0, 2), est.rotate, est.seed_)
+    config = FitConfig(
+        window=est.window,
+        max_steps=est.max_steps,
+        batch_size=est.batch_size,
+        learning_rate=est.learning_rate,
+        weight_decay=est.weight_decay,
+        gap_range=gap_range,
+        block_probability=est.block_probability,
+        dropout=est.dropout,
+        noise_std=est.noise_std,
+        validation=est.validation,
+        patience=est.patience,
+        verbose=est.verbose,
+    )
+    with _session(est, est.seed_):
+        net = build_model(est.model_config_).to(device)
+        generator = torch.Generator(device=device).manual_seed(est.seed_)
+        xy, mask = _series(arr, observed, device)
+        geo = Geometry(geo.scale, geo.template.to(device), geo.rotate)
+        history = fit(net, xy, mask, geo, config, generator)
+        geo.blend = calibrate(net, xy, mask, geo, config, generator)
+    weights = geo.blend.tolist()
+    history["blend"] = {f"{e}+": round(a, 4) for e, a in zip(BLEND_EDGES, weights, strict=True)}
+    return net, geo, history
+
+
+def predict_estimator(est, arr: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions (frames, individuals, keypoints, 2) and gap lengths (same, without the 2)."""
+    from aeimpute._engine import _session
+
+    device = torch.device(est.device_)
+    with _session(est):
+        xy, mask = _series(arr, observed, device)
+        pred = repair(est._net, xy, mask, est._geometry)
+        gap = bridge(xy[..., 0], mask).gap_lengths()
+    return (
+        pred.cpu().double().numpy().transpose(1, 0, 2, 3),
+        gap.cpu().numpy().transpose(1, 0, 2),
+    )

@@ -1,0 +1,389 @@
+"""KeypointImputer: repair occluded 2D keypoints from the other keypoints and nearby frames."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+
+from aeimpute import _validation as v
+from aeimpute.keypoints.io import PoseData
+
+_CONSTRAINTS = {
+    "window": v.int_in(8),
+    "width": v.int_in(4),
+    "confidence_threshold": v.either(v.one_of(None), v.real_in(-np.inf, np.inf)),
+    "max_gap": v.either(v.one_of(None), v.int_in(1)),
+    "max_steps": v.int_in(1),
+    "batch_size": v.int_in(1),
+    "learning_rate": v.real_in(0, 1, "right"),
+    "weight_decay": v.real_in(0, 1),
+    "block_probability": v.real_in(0, 1),
+    "dropout": v.real_in(0, 1, "left"),
+    "noise_std": v.real_in(0, 10),
+    "validation": v.one_of(True, False),
+    "rotate": v.one_of(True, False),
+    "patience": v.int_in(1),
+    "n_threads": v.int_in(1),
+    "verbose": v.one_of(True, False),
+}
+
+
+def _check_gap_range(value: Any) -> tuple[int, int]:
+    ok = (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(v._is_int(x) for x in value)
+        and 1 <= value[0] <= value[1]
+    )
+    if not ok:
+        raise ValueError(
+            f"invalid value {value!r} for parameter 'gap_range': expected two integers "
+            "(shortest, longest) with 1 <= shortest <= longest"
+        )
+    return int(value[0]), int(value[1])
+
+
+def _n_blocks(window: int) -> int:
+    """Most blocks (dilations 1, 2, 4, ...) whose receptive field fits in ``window``."""
+    return max(1, int(math.floor(math.log2(window + 1))) - 1)
+
+
+class KeypointImputer(BaseEstimator):
+    """Repair missing or unreliable 2D keypoints in pose-tracking output.
+
+    A denoising network trained on the recording itself (self-supervised):
+    it hides runs of frames of observed keypoints, imitating occlusions, and
+    learns to give them back from the other keypoints and the neighbouring
+    frames. Each frame's keypoints are taken relative to the frame's centre
+    and divided by the body scale, so the network learns shape and motion,
+    not position in the image. The network is a dilated temporal convolution
+    that predicts a correction to linear interpolation. After training, the
+    share of the correction kept is calibrated for each range of gap lengths
+    on fresh artificial gaps, so where the network does not beat the straight
+    line (often 1-2 frame gaps) the result falls back to linear
+    interpolation. Individuals share one model.
+
+    Parameters
+    ----------
+    window : int, default=256
+        Frames per training window; the network sees up to ``window - 1``
+        frames around each frame. A recording needs at least this many frames.
+    width : int, default=64
+        Hidden channels of the network.
+    rotate : bool, default=True
+        Turn every frame so that the body best matches its mean shape
+        (2-D Procrustes) before the network sees it. Helps animals that turn;
+        harmless for head-fixed ones.
+    confidence_threshold : float, optional
+        Points whose confidence is below this are treated as missing (and
+        repaired). Needs a confidence. By default only NaN points are missing.
+    max_gap : int, optional
+        Leave gaps longer than this many frames missing (for instance when an
+        animal leaves the view). By default every gap is filled.
+    max_steps : int, default=1500
+        Training steps (mini-batches of windows).
+    batch_size : int, default=16
+        Windows per step.
+    learning_rate : float, default=2e-3
+        Peak AdamW learning rate (warm-up, then cosine decay).
+    weight_decay : float, default=1e-4
+    gap_range : (int, int), default=(1, 60)
+        Shortest and longest training occlusion, in frames (log-uniform).
+    block_probability : float, default=0.3
+        Chance that a training window also hides 2-4 keypoints together.
+    dropout : float, default=0.03
+        Extra independent point dropout in training.
+    noise_std : float, default=0.0
+        Gaussian noise on visible inputs in training, in units of the body
+        scale.
+    validation : bool, default=True
+        Hold back a fixed set of artificial gaps (about 2% of the points)
+        to choose the best weights and stop early.
+    patience : int, default=500
+        Stop when the validation error has not improved for this many steps.
+    random_state : int, RandomState or None
+        Seed for initialisation and corruption; the same value gives the same
+        output.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU.
+    n_threads : int, default=1
+        Torch CPU threads while fitting and predicting.
+    verbose : bool, default=False
+        Show a progress bar while training.
+
+    Attributes
+    ----------
+    n_keypoints_ : int
+    keypoint_names_ : list of str or None
+        Names seen in fit (when fitted on a :class:`PoseData`).
+    scale_ : float
+        Body scale in pixels (median spread of the keypoints around their centre).
+    history_ : dict
+        Training and validation losses, steps, best step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from aeimpute import KeypointImputer
+    >>> from aeimpute.keypoints import simulate_poses
+    >>> xy = simulate_poses(n_frames=400, n_keypoints=5, random_state=0)
+    >>> holes = xy.copy()
+    >>> holes[100:110, 0, 2] = np.nan
+    >>> imp = KeypointImputer(window=64, max_steps=30, random_state=0)
+    >>> out = imp.fit_transform(holes)
+    >>> out.shape, bool(np.isnan(out).any())
+    ((400, 1, 5, 2), False)
+    >>> bool(np.array_equal(out[:100], holes[:100]))
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 256,
+        width: int = 64,
+        rotate: bool = True,
+        confidence_threshold: float | None = None,
+        max_gap: int | None = None,
+        max_steps: int = 1500,
+        batch_size: int = 16,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 1e-4,
+        gap_range: tuple[int, int] = (1, 60),
+        block_probability: float = 0.3,
+        dropout: float = 0.03,
+        noise_std: float = 0.0,
+        validation: bool = True,
+        patience: int = 500,
+        random_state: int | np.random.RandomState | None = None,
+        device: str = "auto",
+        n_threads: int = 1,
+        verbose: bool = False,
+    ) -> None:
+        self.window = window
+        self.width = width
+        self.rotate = rotate
+        self.confidence_threshold = confidence_threshold
+        self.max_gap = max_gap
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.gap_range = gap_range
+        self.block_probability = block_probability
+        self.dropout = dropout
+        self.noise_std = noise_std
+        self.validation = validation
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ----------------------------------------------------------- inputs
+    def _tracks(
+        self, xy: Any, confidence: Any
+    ) -> tuple[np.ndarray, np.ndarray, bool, PoseData | None]:
+        """(xy 4-D float, observed mask, input was 3-D, PoseData or None)."""
+        pose = xy if isinstance(xy, PoseData) else None
+        if pose is not None:
+            arr = pose.xy
+            if confidence is None:
+                confidence = pose.confidence
+        else:
+            try:
+                arr = np.asarray(xy, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise TypeError(
+                    f"xy must be a numeric array or a PoseData; got {type(xy).__name__}"
+                ) from err
+        if arr.ndim not in (3, 4) or arr.shape[-1] != 2:
+            raise ValueError(
+                "xy must have shape (frames, keypoints, 2) or (frames, individuals, keypoints, 2) "
+                f"with x, y on the last axis; got shape {arr.shape}"
+            )
+        flat = arr.ndim == 3
+        if flat:
+            arr = arr[:, None]
+        if np.isinf(arr).any():
+            raise ValueError(
+                f"xy has {int(np.isinf(arr).sum())} infinite coordinate(s); "
+                "use NaN for missing points"
+            )
+        observed = np.isfinite(arr).all(-1)
+        if confidence is not None:
+            conf = np.asarray(confidence, dtype=np.float64)
+            if flat and conf.ndim == 2:
+                conf = conf[:, None]
+            if conf.shape != arr.shape[:-1]:
+                expected = arr.shape[:1] + arr.shape[2:-1] if flat else arr.shape[:-1]
+                raise ValueError(
+                    f"confidence must have shape {expected} (one value per point); "
+                    f"got {np.shape(confidence)}"
+                )
+            bad = observed & ~np.isfinite(conf)
+            if bad.any():
+                raise ValueError(
+                    f"confidence is NaN or infinite at {int(bad.sum())} observed point(s); "
+                    "give a finite confidence for every point with coordinates"
+                )
+            if self.confidence_threshold is not None:
+                observed &= conf >= self.confidence_threshold
+        elif self.confidence_threshold is not None:
+            raise ValueError(
+                f"confidence_threshold={self.confidence_threshold} is set but no confidence was "
+                "given; pass confidence=... or set confidence_threshold=None"
+            )
+        if arr.shape[0] == 0 or arr.shape[2] == 0:
+            raise ValueError(f"xy has no frames or no keypoints (shape {arr.shape})")
+        return arr, observed, flat, pose
+
+    def _names(self, pose: PoseData | None) -> list[str] | None:
+        return list(pose.keypoint_names) if pose is not None else None
+
+    # ----------------------------------------------------------- fit
+    def fit(
+        self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None
+    ) -> KeypointImputer:
+        """Train on the observed points of ``xy``.
+
+        Parameters
+        ----------
+        xy : ndarray or PoseData
+            Positions, shape (frames, keypoints, 2) or (frames, individuals,
+            keypoints, 2); NaN marks a missing point.
+        confidence : ndarray of shape xy.shape[:-1], optional
+            Per-point confidence (taken from the PoseData when not given).
+
+        Returns
+        -------
+        self : KeypointImputer
+        """
+        v.check_params(self.get_params(deep=False), _CONSTRAINTS)
+        gap_range = _check_gap_range(self.gap_range)
+        from aeimpute.imputer import _resolve_device
+
+        device = _resolve_device(self.device)
+        arr, observed, _, pose = self._tracks(xy, confidence)
+        n_frames, _, n_kp, _ = arr.shape
+        if n_frames < self.window:
+            hint = max(8, 2 ** int(math.log2(max(n_frames, 8))))
+            raise ValueError(
+                f"xy has {n_frames} frames, fewer than window={self.window}; pass a smaller "
+                f"window (e.g. KeypointImputer(window={hint}))"
+            )
+        if not observed.any():
+            raise ValueError("xy has no observed point (all missing or below confidence_threshold)")
+        never = ~observed.any(axis=(0, 1))
+        if never.any():
+            names = self._names(pose) or list(range(n_kp))
+            raise ValueError(
+                f"keypoint(s) {[names[j] for j in np.flatnonzero(never)]} are never observed, so "
+                "nothing can be learned about them; drop them from xy"
+            )
+        rng = check_random_state(self.random_state)
+        self.seed_ = int(rng.randint(0, 2**31 - 1))
+        self.n_keypoints_ = n_kp
+        self.keypoint_names_ = self._names(pose)
+        self.model_config_ = {
+            "n_keypoints": n_kp,
+            "width": self.width,
+            "n_blocks": _n_blocks(self.window),
+        }
+        self.device_ = str(device)
+        from aeimpute.keypoints import _engine
+
+        self._net, self._geometry, self.history_ = _engine.fit_estimator(
+            self, arr, observed, gap_range
+        )
+        self.scale_ = float(self._geometry.scale)
+        return self
+
+    # ----------------------------------------------------------- transform
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_net"):
+            raise NotFittedError(
+                "This KeypointImputer is not fitted yet; call fit (or load a saved model) first"
+            )
+
+    def transform(
+        self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None
+    ) -> np.ndarray | PoseData:
+        """Fill the missing (and low-confidence) points of ``xy``.
+
+        Parameters
+        ----------
+        xy : ndarray or PoseData
+            As in :meth:`fit`, with the same keypoints (any number of frames
+            and individuals).
+        confidence : ndarray, optional
+
+        Returns
+        -------
+        ndarray or PoseData
+            Same shape and kind as ``xy``. Observed points are returned
+            unchanged; repaired points hold the model's estimate. Points stay
+            NaN in gaps longer than ``max_gap`` and in individuals that have
+            no observed point at all (with a warning). A PoseData comes back
+            with ``imputed`` marking the repaired points.
+        """
+        self._check_fitted()
+        arr, observed, flat, pose = self._tracks(xy, confidence)
+        if arr.shape[2] != self.n_keypoints_:
+            raise ValueError(
+                f"xy has {arr.shape[2]} keypoints; this model was fitted on {self.n_keypoints_}"
+            )
+        names = self._names(pose)
+        if names is not None and self.keypoint_names_ is not None and names != self.keypoint_names_:
+            raise ValueError(
+                f"keypoint names differ from fit: got {names}, expected {self.keypoint_names_}"
+            )
+        empty = ~observed.any(axis=(0, 2))
+        if empty.any():
+            warnings.warn(
+                f"{int(empty.sum())} individual(s) have no observed point; they are left missing",
+                UserWarning,
+                stacklevel=2,
+            )
+        from aeimpute.keypoints import _engine
+
+        pred, gap = _engine.predict_estimator(self, arr, observed)
+        fill = ~observed & ~empty[None, :, None]
+        if self.max_gap is not None:
+            fill &= gap <= self.max_gap
+        out = np.where(observed[..., None], arr, np.nan)
+        out = np.where(fill[..., None], pred, out)
+        # low-confidence points that are not filled keep their coordinates
+        keep_low = ~observed & ~fill & np.isfinite(arr).all(-1)
+        out[keep_low] = arr[keep_low]
+        if pose is not None:
+            return pose.with_xy(out, imputed=fill)
+        return out[:, 0] if flat else out
+
+    def fit_transform(
+        self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None
+    ) -> np.ndarray | PoseData:
+        """Fit on ``xy`` and repair it."""
+        return self.fit(xy, confidence).transform(xy, confidence)
+
+    # ----------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted model (JSON metadata + weights, no pickle)."""
+        self._check_fitted()
+        from aeimpute.persistence import save_keypoint_imputer
+
+        save_keypoint_imputer(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> KeypointImputer:
+        """Load a model written by :meth:`save`."""
+        from aeimpute.persistence import load_keypoint_imputer
+
+        return load_keypoint_imputer(cls, path)

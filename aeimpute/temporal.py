@@ -1,0 +1,123 @@
+"""Gap geometry along time: neighbours, linear bridges and gap lengths.
+
+The temporal models (keypoints now, time-ordered tables later) all start from
+the same picture: for every missing point, the previous and the next observed
+frame of the same series, the straight line between them, and the length of
+the gap the point sits in. These helpers compute that picture for a batch of
+series at once, in torch, so that training can recompute it for every fresh
+corruption without leaving the device.
+
+Shapes: ``values`` is ``(batch, time, channels)`` and ``mask`` is a boolean
+tensor of the same shape, True where a value was observed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Bridges:
+    """Linear bridges over the gaps of a batch of series.
+
+    Attributes
+    ----------
+    filled : tensor (batch, time, channels)
+        Observed values kept; gaps bridged linearly between their observed
+        ends; gaps touching an end of the series carry the nearest observed
+        value; channels never observed are NaN.
+    prev, next : long tensor (batch, time, channels)
+        Index of the previous / next observed frame (the frame itself when
+        observed); ``-1`` / ``time`` when there is none.
+    """
+
+    filled: torch.Tensor
+    prev: torch.Tensor
+    next: torch.Tensor
+
+    @property
+    def n_frames(self) -> int:
+        return self.filled.shape[1]
+
+    def distances(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames since the previous and until the next observation (``time`` if none)."""
+        t = _frame_index(self.filled)
+        big = self.n_frames
+        before = torch.where(self.prev >= 0, t - self.prev, torch.full_like(self.prev, big))
+        after = torch.where(self.next < big, self.next - t, torch.full_like(self.next, big))
+        return before, after
+
+    def gap_lengths(self) -> torch.Tensor:
+        """Length of the gap each point sits in (0 for observed points).
+
+        A gap that touches an end of the series counts the frames from that
+        end to its observed neighbour; a channel with no observation at all
+        has gap length ``time``.
+        """
+        big = self.n_frames
+        has_prev, has_next = self.prev >= 0, self.next < big
+        inner = self.next - self.prev - 1
+        head = self.next  # frames 0 .. next-1 missing
+        tail = big - 1 - self.prev
+        length = torch.where(
+            has_prev & has_next,
+            inner,
+            torch.where(has_next, head, torch.where(has_prev, tail, torch.full_like(inner, big))),
+        )
+        return length.clamp_min(0)
+
+
+def _frame_index(x: torch.Tensor) -> torch.Tensor:
+    t = torch.arange(x.shape[1], device=x.device)
+    return t.view(1, -1, *([1] * (x.dim() - 2))).expand_as(x)
+
+
+def bridge(values: torch.Tensor, mask: torch.Tensor) -> Bridges:
+    """Linear bridges over every gap of every series.
+
+    Parameters
+    ----------
+    values : float tensor (batch, time, channels)
+        Values at observed points; anything (NaN included) elsewhere.
+    mask : bool tensor (batch, time, channels)
+        True where observed.
+
+    Returns
+    -------
+    Bridges
+
+    Examples
+    --------
+    >>> import torch
+    >>> v = torch.tensor([[[0.0], [9.0], [9.0], [3.0]]])
+    >>> m = torch.tensor([[[True], [False], [False], [True]]])
+    >>> b = bridge(v, m)
+    >>> b.filled.flatten().tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    >>> b.gap_lengths().flatten().tolist()
+    [0, 2, 2, 0]
+    """
+    if values.shape != mask.shape:
+        raise ValueError(f"values {tuple(values.shape)} and mask {tuple(mask.shape)} differ")
+    n_time = values.shape[1]
+    t = _frame_index(values)
+    prev = torch.where(mask, t, torch.full_like(t, -1)).cummax(dim=1).values
+    nxt = torch.where(mask, t, torch.full_like(t, n_time))
+    nxt = nxt.flip(1).cummin(dim=1).values.flip(1)
+    has_prev, has_next = prev >= 0, nxt < n_time
+    safe = torch.where(mask, values, torch.zeros_like(values))
+    before = safe.gather(1, prev.clamp(0, n_time - 1))
+    after = safe.gather(1, nxt.clamp(0, n_time - 1))
+    span = (nxt - prev).clamp_min(1).to(values.dtype)
+    weight = (t - prev).to(values.dtype) / span
+    inner = before + weight * (after - before)
+    nan = torch.full_like(values, float("nan"))
+    filled = torch.where(
+        has_prev & has_next,
+        inner,
+        torch.where(has_prev, before, torch.where(has_next, after, nan)),
+    )
+    filled = torch.where(mask, values, filled)
+    return Bridges(filled=filled, prev=prev, next=nxt)

@@ -1,0 +1,292 @@
+"""Keypoint repair benchmark: every method on the same occlusion gaps, in one run.
+
+Usage (from the repository root, after ``make demo`` or ``make test`` created ``.venv``)::
+
+    make bench-keypoints            # all data sets, updates results/ and the README table
+    .venv/bin/python benchmarks/keypoints.py --datasets synthetic --steps 300   # quick look
+
+Protocol: points the tracker was confident about serve as ground truth
+(DeepLabCut likelihood >= 0.9; SLEAP point score >= 0.5; every point of the
+synthetic sample). :func:`aeimpute.simulate.keypoint_gaps` hides gaps of
+exactly 1, 3, 10, 30 and 60 frames on them, for one keypoint at a time and
+for blocks of 3 keypoints at once, with every gap's neighbouring frames kept,
+so every gap keeps its length. Each method then fills the same damaged
+recording, and the pixel error on the hidden points is reported by gap
+length and kind: RMSE, and PCK (share within 5 px). ``KeypointImputer`` is
+fitted on the damaged recording itself, as a user would.
+
+Data: ``../shared/data/keypoints`` when present (SLEAP flies; the Lightning
+Pose mouse in DeepLabCut CSV format, read with the library's own readers),
+and a generated sample (:func:`aeimpute.keypoints.simulate_poses`) always.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared" / "data" / "keypoints"
+sys.path.insert(0, str(HERE))
+
+LENGTHS = (1, 3, 10, 30, 60)
+PCK_PX = 5.0
+MOUSE_CSV = "eks_mirror_mouse/180607_004.train_frames=75.rng={seed}.csv"
+
+
+# ----------------------------------------------------------------------------- data
+def load(name: str):
+    """(PoseData, reliable mask) for a data set name, or None when its file is absent."""
+    from aeimpute.keypoints import PoseData, read_dlc, read_sleap, simulate_poses
+
+    if name == "synthetic":
+        xy = simulate_poses(n_frames=3000, n_keypoints=9, n_individuals=2, random_state=0)
+        pose = PoseData(xy)
+        return pose, np.ones(xy.shape[:-1], dtype=bool)
+    if name == "sleap_flies":
+        path = SHARED / "sleap_flies.analysis.h5"
+        if not path.exists():
+            return None
+        pose = read_sleap(path)
+        scores = SHARED / "sleap_flies.npz"  # the point scores come from the .slp
+        if scores.exists():
+            pose.confidence = np.load(scores)["confidence"].astype(float)
+            reliable = np.isfinite(pose.xy).all(-1) & (np.nan_to_num(pose.confidence) >= 0.5)
+        else:
+            reliable = np.isfinite(pose.xy).all(-1)
+        return pose, reliable
+    if name.startswith("mouse"):
+        seed = int(name.split("rng")[-1]) if "rng" in name else 0
+        path = SHARED / MOUSE_CSV.format(seed=seed)
+        if not path.exists():
+            return None
+        pose = read_dlc(path)
+        reliable = np.isfinite(pose.xy).all(-1) & (np.nan_to_num(pose.confidence) >= 0.9)
+        return pose, reliable
+    raise SystemExit(f"unknown data set {name!r}")
+
+
+# ----------------------------------------------------------------------------- methods
+def _table(method: Callable[[pd.DataFrame], np.ndarray]) -> Callable:
+    """Run a table imputer on the (frames x coordinates) view of a pose."""
+
+    def run(pose, seed):
+        frame = pose.to_frame()
+        filled = np.asarray(method(frame, seed), dtype=float)
+        return filled.reshape(pose.xy.shape)
+
+    return run
+
+
+def _interp(kind: str):
+    from aeimpute.baselines import InterpolationImputer
+
+    return _table(lambda f, s: InterpolationImputer(method=kind).fit_transform(f))
+
+
+def _lowrank():
+    from aeimpute.baselines import LowRankImputer
+
+    return _table(lambda f, s: LowRankImputer(random_state=s).fit_transform(f))
+
+
+def _kalman():
+    from aeimpute.baselines import kalman_smooth
+
+    return _table(lambda f, s: kalman_smooth(f.to_numpy(dtype=float)))
+
+
+def _aeimpute(steps: int | None):
+    from aeimpute import KeypointImputer
+
+    def run(pose, seed):
+        kw = {} if steps is None else {"max_steps": steps}
+        imp = KeypointImputer(random_state=seed, **kw)
+        out = imp.fit_transform(pose)
+        run.history = imp.history_
+        return out.xy
+
+    return run
+
+
+def methods(steps: int | None) -> dict[str, Callable]:
+    return {
+        "linear": _interp("linear"),
+        "PCHIP": _interp("pchip"),
+        "low-rank": _lowrank(),
+        "Kalman (CV)": _kalman(),
+        "KeypointImputer": _aeimpute(steps),
+    }
+
+
+# ----------------------------------------------------------------------------- run
+def gap_labels(shape: tuple[int, ...], gaps: pd.DataFrame) -> np.ndarray:
+    """Gap id of every hidden point (-1 elsewhere)."""
+    label = np.full(shape, -1)
+    for g in gaps.itertuples():
+        for k in g.keypoints:
+            label[g.start : g.start + g.length, g.individual, k] = g.gap
+    return label
+
+
+def run(datasets: list[str], seeds: list[int], steps: int | None, gaps_per_length: int):
+    from aeimpute.simulate import keypoint_gaps
+
+    rows, keep = [], {}
+    for name in datasets:
+        loaded = load(name)
+        if loaded is None:
+            print(f"skipping {name}: its file is not in {SHARED.relative_to(ROOT.parent)}")
+            continue
+        pose, reliable = loaded
+        for seed in seeds:
+            hidden, gaps = keypoint_gaps(reliable, LENGTHS, gaps_per_length, 3, rng=seed)
+            damaged = pose.with_xy(np.where(hidden[..., None], np.nan, pose.xy))
+            if damaged.confidence is not None:
+                damaged.confidence = np.where(hidden, np.nan, damaged.confidence)
+            label = gap_labels(hidden.shape, gaps)
+            for method, fn in methods(steps).items():
+                t0 = time.perf_counter()
+                out = fn(damaged, seed)
+                seconds = time.perf_counter() - t0
+                seen = np.isfinite(damaged.xy).all(-1)
+                assert np.array_equal(out[seen], damaged.xy[seen]), f"{method} changed points"
+                dist = np.linalg.norm(out - pose.xy, axis=-1)
+                for (length, kind), ids in gaps.groupby(["length", "kind"])["gap"]:
+                    d = dist[np.isin(label, ids.to_numpy())]
+                    rows.append(
+                        {
+                            "dataset": name, "seed": seed, "method": method, "length": length,
+                            "kind": kind, "gaps": len(ids), "points": d.size,
+                            "rmse_px": float(np.sqrt(np.mean(d**2))),
+                            "median_px": float(np.median(d)), "pck": float(np.mean(d <= PCK_PX)),
+                            "seconds": seconds,
+                        }
+                    )  # fmt: skip
+                if method == "KeypointImputer":
+                    hist = fn.history
+                    print(
+                        f"  KeypointImputer: {hist['steps']} steps, best {hist['best_step']}, "
+                        f"blend {hist['blend']}", flush=True,
+                    )  # fmt: skip
+                print(f"{name} seed {seed} {method}: {seconds:.1f} s", flush=True)
+                keep[(name, seed, method)] = out
+            keep[(name, seed, "truth")] = pose.xy
+            keep[(name, seed, "gaps")] = gaps
+    return pd.DataFrame(rows), keep
+
+
+# ----------------------------------------------------------------------------- report
+def tables(results: pd.DataFrame) -> str:
+    parts = []
+    for name, r in results.groupby("dataset", sort=False):
+        for kind in ("single", "block"):
+            sub = r[r["kind"] == kind]
+            if sub.empty:
+                continue
+            piv = sub.groupby(["method", "length"])["rmse_px"].mean().unstack("length")
+            pck = sub.groupby(["method", "length"])["pck"].mean().unstack("length")
+            order = [m for m in methods(None) if m in piv.index]
+            piv, pck = piv.loc[order], pck.loc[order]
+            lin = piv.loc["linear"]
+            what = "one keypoint" if kind == "single" else "3 keypoints at once"
+            parts.append(f"**{name}**, gaps of {what}: pixel RMSE (PCK@{PCK_PX:g}px)\n")
+            parts.append(
+                "| method | " + " | ".join(f"{c} fr" for c in piv.columns) + " | seconds |"
+            )
+            parts.append("|---|" + "---:|" * (len(piv.columns) + 1))
+            secs = r.groupby("method")["seconds"].mean()
+            for m in order:
+                cells = []
+                for c in piv.columns:
+                    best = piv[c].min() == piv.loc[m, c]
+                    cell = f"{piv.loc[m, c]:.2f} ({pck.loc[m, c]:.2f})"
+                    cells.append(f"**{cell}**" if best else cell)
+                parts.append(f"| {m} | " + " | ".join(cells) + f" | {secs[m]:.1f} |")
+            ratio = piv.loc["KeypointImputer"] / lin
+            parts.append(
+                "| *KeypointImputer / linear* | " + " | ".join(f"*{x:.2f}*" for x in ratio) + " | |"
+            )
+            parts.append("")
+    return "\n".join(parts)
+
+
+def plot(keep: dict, results: pd.DataFrame, path: Path) -> None:
+    """Truth, gap and each method's repair of the first 60-frame single gap of each data set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(results["dataset"]))
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.8 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        seed = int(results[results["dataset"] == name]["seed"].iloc[0])
+        gaps = keep[(name, seed, "gaps")]
+        g = gaps[(gaps["kind"] == "single") & (gaps["length"] == max(LENGTHS))]
+        if g.empty:
+            continue
+        g = g.iloc[0]
+        k, ind = g["keypoints"][0], g["individual"]
+        lo, hi = max(0, g["start"] - 40), g["start"] + g["length"] + 40
+        t = np.arange(lo, hi)
+        truth = keep[(name, seed, "truth")][lo:hi, ind, k, 0]
+        ax.plot(t, truth, color="black", lw=2, label="truth")
+        ax.axvspan(g["start"], g["start"] + g["length"] - 1, color="0.9")
+        for m in methods(None):
+            ax.plot(t, keep[(name, seed, m)][lo:hi, ind, k, 0], lw=1, label=m)
+        ax.set_title(f"{name}: keypoint {k}, individual {ind}, {g['length']}-frame gap (x)")
+        ax.set_xlabel("frame")
+        ax.set_ylabel("x (px)")
+    axes[0, 0].legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tabular import machine, update_readme
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--datasets", nargs="+", default=["synthetic", "sleap_flies", "mouse_rng0"],
+        help="synthetic, sleap_flies, mouse_rng0 ... mouse_rng4",
+    )  # fmt: skip
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_steps")
+    p.add_argument("--gaps", type=int, default=20, help="gaps per length and kind")
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--no-readme", action="store_true")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    results, keep = run(args.datasets, args.seeds, args.steps, args.gaps)
+    if results.empty:
+        raise SystemExit("no data set was available")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(args.out / "keypoints.csv", index=False)
+    minutes = (time.perf_counter() - t0) / 60
+    header = (
+        f"Run on {_dt.date.today()} on {machine()}; seeds {args.seeds}; {args.gaps} gaps per "
+        f"length and kind; KeypointImputer max_steps={args.steps or 'default'}; "
+        f"{minutes:.1f} min in all. Pixel RMSE on the hidden points (PCK = share within "
+        f"{PCK_PX:g} px); best per column in bold; seconds = fit + transform per recording."
+    )
+    body = tables(results)
+    (args.out / "keypoints.md").write_text(f"# Keypoint repair benchmark\n\n{header}\n\n{body}\n")
+    plot(keep, results, args.out / "keypoints_trajectory.png")
+    print(body)
+    if not args.no_readme:
+        update_readme(f"{header}\n\n{body}", name="keypoints")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
