@@ -253,6 +253,7 @@ def load_keypoint_imputer(cls: type, path: str | os.PathLike) -> Any:
             float(meta["scale"]), template, bool(meta["rotate"]), blend
         )
         est.scale_ = float(meta["scale"])
+        est.rotated_ = bool(meta["rotate"])
         net = _engine.build_model(est.model_config_)
         net.load_state_dict({n[len("net.") :]: t for n, t in state.items() if n.startswith("net.")})
         est._net = net.to(device).eval()

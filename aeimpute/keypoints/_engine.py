@@ -139,11 +139,13 @@ def weighted_loss(pred, target, hidden, gap, scale) -> torch.Tensor:
     return (err * weight).sum() / weight.sum().clamp_min(1e-12)
 
 
-def _procrustes_mean(frames: np.ndarray, rotate: bool, n_iter: int = 5) -> np.ndarray:
-    """Mean shape of centred frames ``(n, keypoints, 2)``, after turning each onto it."""
-    template = frames.mean(axis=0) if not rotate else frames[0]
-    if not rotate:
-        return template
+def _procrustes_mean(frames: np.ndarray, n_iter: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Mean shape of centred frames ``(n, keypoints, 2)`` after turning each onto it.
+
+    Returns the mean shape and each frame's angle relative to it.
+    """
+    template = frames[0]
+    angle = np.zeros(len(frames))
     for _ in range(n_iter):
         dot = (template[None] * frames).sum((1, 2))
         tx, ty = template[None, :, 0], template[None, :, 1]
@@ -155,10 +157,17 @@ def _procrustes_mean(frames: np.ndarray, rotate: bool, n_iter: int = 5) -> np.nd
         )
         template = upright.mean(axis=0)
         template -= template.mean(axis=0)
-    return template
+    return template, angle
 
 
-def geometry(xy: np.ndarray, mask: np.ndarray, rotate: bool = True, seed: int = 0) -> Geometry:
+#: ``rotate="auto"`` turns frames upright when the body's heading spreads more than this
+#: (circular standard deviation, radians; 0.35 rad is about 20 degrees)
+TURNING = 0.35
+
+
+def geometry(
+    xy: np.ndarray, mask: np.ndarray, rotate: bool | str = "auto", seed: int = 0
+) -> Geometry:
     """Body scale and mean shape from the observed points of all series.
 
     ``xy`` is ``(series, time, keypoints, 2)``. The scale is the median, over
@@ -167,6 +176,9 @@ def geometry(xy: np.ndarray, mask: np.ndarray, rotate: bool = True, seed: int = 
     Procrustes mean (frames centred, scaled and, with ``rotate``, turned onto
     it) over up to 5000 frames where every keypoint was observed, or where
     every keypoint could be bridged when fewer than 10 frames are complete.
+    With ``rotate="auto"``, frames are turned only when the headings of those
+    frames spread by more than ``TURNING`` (an animal that turns, not a
+    head-fixed one).
     """
     pts = np.where(mask[..., None], xy, np.nan)
     count = mask.sum(-1)
@@ -190,8 +202,15 @@ def geometry(xy: np.ndarray, mask: np.ndarray, rotate: bool = True, seed: int = 
     if len(frames) > 5000:
         frames = frames[np.random.default_rng(seed).choice(len(frames), 5000, replace=False)]
     frames = (frames - frames.mean(axis=1, keepdims=True)) / scale
-    template = _procrustes_mean(frames, rotate) if len(frames) else np.zeros(xy.shape[-2:])
-    return Geometry(scale, torch.as_tensor(template, dtype=torch.float32), rotate)
+    if len(frames) == 0:
+        return Geometry(scale, torch.zeros(xy.shape[-2:]), False)
+    template, angle = _procrustes_mean(frames)
+    if rotate == "auto":
+        resultant = float(np.abs(np.mean(np.exp(1j * angle))))
+        rotate = bool(np.sqrt(-2 * np.log(max(resultant, 1e-12))) > TURNING)
+    if not rotate:
+        template = frames.mean(axis=0)
+    return Geometry(scale, torch.as_tensor(template, dtype=torch.float32), bool(rotate))
 
 
 @dataclass
@@ -241,6 +260,21 @@ def occlusions_by_window(
     return hidden
 
 
+def held_back_gaps(
+    mask: torch.Tensor, config: FitConfig, generator: torch.Generator
+) -> torch.Tensor | None:
+    """Validation points: one occlusion draw per ``window`` frames, point dropout included.
+
+    None when ``config.validation`` is off or fewer than 50 points would be
+    held back. Validation imitates the use: the points are filled from the
+    rest of the same recording.
+    """
+    if not config.validation:
+        return None
+    held = occlusions_by_window(mask, config, generator, dropout=config.dropout)
+    return held if int(held.sum()) >= 50 else None
+
+
 #: lower edges of the gap-length groups that get their own blend weight
 BLEND_EDGES = (1, 2, 3, 5, 9, 17, 33, 65)
 
@@ -258,21 +292,25 @@ def calibrate(
     geo: Geometry,
     config: FitConfig,
     generator: torch.Generator,
+    held_back: torch.Tensor | None = None,
     n_draws: int = 4,
 ) -> torch.Tensor:
     """Blend weight per gap-length group: how much of the correction to keep.
 
-    On fresh occlusion draws over the whole recording, the weight ``a`` in
-    ``bridge + a * correction`` that minimises the squared error is found for
-    each group of gap lengths and clipped to [0, 1]. Where the network does
-    not beat the straight line (often on 1-2 frame gaps), the weight drops
-    towards 0 and the result falls back to linear interpolation.
+    On the held-back validation gaps (points the network never saw), or
+    without them on fresh occlusion draws over the recording, the weight
+    ``a`` in ``bridge + a * correction`` that minimises the squared error is
+    found for each group of gap lengths and clipped to [0, 1]. Where the
+    network does not beat the straight line (often on 1-2 frame gaps), the
+    weight drops towards 0 and the result falls back to linear interpolation.
     """
     net.eval()
     num = torch.zeros(len(BLEND_EDGES), dtype=torch.float64, device=xy.device)
     den = torch.zeros_like(num)
-    for _ in range(n_draws):
-        hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
+    draws = [held_back] if held_back is not None else [None] * n_draws
+    for hidden in draws:
+        if hidden is None:
+            hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
         inp = inputs(xy, mask & ~hidden, geo)
         delta = geo.scale * corrections(net, inp)
         resid = torch.nan_to_num(xy) - inp.bridged
@@ -290,23 +328,19 @@ def fit(
     geo: Geometry,
     config: FitConfig,
     generator: torch.Generator,
+    validation: torch.Tensor | None = None,
 ) -> dict:
     """Train ``net`` in place on series ``xy`` (series, time, keypoints, 2); return a history.
 
-    Validation imitates the use: a fixed set of artificial gaps, drawn once
-    over every series (one occlusion draw per ``window`` frames, no point
-    dropout), is removed from the training data; the error of filling them
-    from the rest of the recording picks the best weights and stops training
-    early. With ``validation=False`` there is no validation.
+    ``validation`` (see :func:`held_back_gaps`) marks points removed from the
+    training data; the error of filling them from the rest of the recording
+    picks the best weights and stops training early.
     """
     n_series, n_time = xy.shape[:2]
     w = config.window
-    val = None
-    if config.validation:
-        val_hidden = occlusions_by_window(mask, config, generator, dropout=0.0)
-        if val_hidden.sum() >= 50:
-            val = val_hidden
-            mask = mask & ~val_hidden
+    val = validation
+    if val is not None:
+        mask = mask & ~val
     opt = torch.optim.AdamW(
         net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -449,8 +483,9 @@ def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[i
         generator = torch.Generator(device=device).manual_seed(est.seed_)
         xy, mask = _series(arr, observed, device)
         geo = Geometry(geo.scale, geo.template.to(device), geo.rotate)
-        history = fit(net, xy, mask, geo, config, generator)
-        geo.blend = calibrate(net, xy, mask, geo, config, generator)
+        val = held_back_gaps(mask, config, generator)
+        history = fit(net, xy, mask, geo, config, generator, val)
+        geo.blend = calibrate(net, xy, mask, geo, config, generator, val)
     weights = geo.blend.tolist()
     history["blend"] = {f"{e}+": round(a, 4) for e, a in zip(BLEND_EDGES, weights, strict=True)}
     return net, geo, history

@@ -28,7 +28,7 @@ _CONSTRAINTS = {
     "dropout": v.real_in(0, 1, "left"),
     "noise_std": v.real_in(0, 10),
     "validation": v.one_of(True, False),
-    "rotate": v.one_of(True, False),
+    "rotate": v.one_of("auto", True, False),
     "patience": v.int_in(1),
     "n_threads": v.int_in(1),
     "verbose": v.one_of(True, False),
@@ -66,7 +66,7 @@ class KeypointImputer(BaseEstimator):
     not position in the image. The network is a dilated temporal convolution
     that predicts a correction to linear interpolation. After training, the
     share of the correction kept is calibrated for each range of gap lengths
-    on fresh artificial gaps, so where the network does not beat the straight
+    on held-back artificial gaps, so where the network does not beat the straight
     line (often 1-2 frame gaps) the result falls back to linear
     interpolation. Individuals share one model.
 
@@ -77,10 +77,12 @@ class KeypointImputer(BaseEstimator):
         frames around each frame. A recording needs at least this many frames.
     width : int, default=64
         Hidden channels of the network.
-    rotate : bool, default=True
+    rotate : {"auto", True, False}, default="auto"
         Turn every frame so that the body best matches its mean shape
-        (2-D Procrustes) before the network sees it. Helps animals that turn;
-        harmless for head-fixed ones.
+        (2-D Procrustes) before the network sees it. ``"auto"`` does so when
+        the body's heading varies by more than about 20 degrees (circular
+        standard deviation over the observed frames): animals that turn, not
+        head-fixed ones. ``rotated_`` tells what was chosen.
     confidence_threshold : float, optional
         Points whose confidence is below this are treated as missing (and
         repaired). Needs a confidence. By default only NaN points are missing.
@@ -104,8 +106,11 @@ class KeypointImputer(BaseEstimator):
         Gaussian noise on visible inputs in training, in units of the body
         scale.
     validation : bool, default=True
-        Hold back a fixed set of artificial gaps (about 2% of the points)
-        to choose the best weights and stop early.
+        Hold back a fixed set of artificial gaps (one occlusion draw per
+        window, point dropout included: about 5% of the points) to choose the
+        best weights, stop early and calibrate the blend with linear
+        interpolation. Without it the blend is calibrated on fresh draws of
+        points the network trained on.
     patience : int, default=500
         Stop when the validation error has not improved for this many steps.
     random_state : int, RandomState or None
@@ -125,6 +130,8 @@ class KeypointImputer(BaseEstimator):
         Names seen in fit (when fitted on a :class:`PoseData`).
     scale_ : float
         Body scale in pixels (median spread of the keypoints around their centre).
+    rotated_ : bool
+        Whether frames are turned upright (see ``rotate``).
     history_ : dict
         Training and validation losses, steps, best step.
 
@@ -149,7 +156,7 @@ class KeypointImputer(BaseEstimator):
         *,
         window: int = 256,
         width: int = 64,
-        rotate: bool = True,
+        rotate: bool | str = "auto",
         confidence_threshold: float | None = None,
         max_gap: int | None = None,
         max_steps: int = 1500,
@@ -304,6 +311,7 @@ class KeypointImputer(BaseEstimator):
             self, arr, observed, gap_range
         )
         self.scale_ = float(self._geometry.scale)
+        self.rotated_ = bool(self._geometry.rotate)
         return self
 
     # ----------------------------------------------------------- transform
