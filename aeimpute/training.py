@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,6 +151,91 @@ def split_validation(
     return val
 
 
+def optimise(
+    model: torch.nn.Module,
+    step_loss: Callable[[int], torch.Tensor],
+    validate: Callable[[], float] | None,
+    *,
+    max_steps: int,
+    learning_rate: float,
+    weight_decay: float,
+    patience: int,
+    eval_every: int,
+    verbose: bool,
+    desc: str,
+    diverged_hint: str,
+) -> dict:
+    """The training loop every model shares.
+
+    AdamW with warm-up and cosine decay, gradient clipping, a progress bar,
+    validation every ``eval_every`` steps with best-weights restore and early
+    stopping after ``patience`` steps without improvement.
+
+    Parameters
+    ----------
+    step_loss : callable
+        ``step_loss(step)`` draws a batch and returns its loss (model in train mode).
+    validate : callable or None
+        Returns the validation loss (called under ``no_grad`` with the model
+        in eval mode); None trains for ``max_steps``.
+    diverged_hint : str
+        What to try, appended to the error when the loss stops being finite.
+
+    Returns
+    -------
+    dict
+        ``train_loss``, ``val_loss`` ((step, loss) pairs), ``steps``,
+        ``best_step``, ``best_val_loss``.
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, max_steps))
+    best = {"loss": math.inf, "step": 0, "state": None}
+    history: dict = {"train_loss": [], "val_loss": [], "steps": 0}
+    progress = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=max_steps, desc=desc, leave=False)
+    try:
+        for step in range(max_steps):
+            model.train()
+            loss = step_loss(step)
+            if not torch.isfinite(loss.detach()):
+                raise TrainingDivergedError(
+                    f"the training loss became {loss.item()} at step {step}; {diverged_hint}"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            history["train_loss"].append(loss.item())
+            history["steps"] = step + 1
+            if progress is not None:
+                progress.update(1)
+            last = step == max_steps - 1
+            if validate is not None and ((step + 1) % eval_every == 0 or last):
+                model.eval()
+                with torch.no_grad():
+                    v = validate()
+                history["val_loss"].append((step + 1, v))
+                if progress is not None:
+                    progress.set_postfix(val=f"{v:.4f}")
+                if v < best["loss"]:
+                    best = {"loss": v, "step": step + 1, "state": copy.deepcopy(model.state_dict())}
+                elif step + 1 - best["step"] >= patience:
+                    break
+    finally:
+        if progress is not None:
+            progress.close()
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    history["best_step"] = best["step"] if validate is not None else history["steps"]
+    history["best_val_loss"] = best["loss"] if validate is not None else None
+    model.eval()
+    return history
+
+
 def train(
     model: DenoisingAutoencoder,
     values: np.ndarray,
@@ -179,69 +264,40 @@ def train(
     foe = torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device)
     n = x_all.shape[0]
     batch = min(config.batch_size, n)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config.max_steps))
     has_val = bool(val_cells.any())
     val_rows = torch.nonzero(val_cells.any(dim=1)).flatten()
-    best = {"loss": math.inf, "step": 0, "state": None}
-    history: dict = {"train_loss": [], "val_loss": [], "steps": 0}
     low, high = config.mask_rate
     batches = _batches(n, batch, generator)
 
-    progress = None
-    if config.verbose:
-        from tqdm.auto import tqdm
+    def step_loss(step: int) -> torch.Tensor:
+        idx = next(batches).to(device)
+        x, obs = x_all[idx], train_obs[idx]
+        hidden = hide_cells(obs, low, high, generator)
+        visible = obs & ~hidden
+        vis_enc = expand_mask(visible, foe)
+        noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
+        x_in = torch.where(vis_enc, x + noise, torch.zeros_like(x))
+        out = model(x_in, visible)
+        weight = hidden.float() + config.visible_weight * visible.float()
+        return (heads.cell_losses(out, x) * weight).sum() / weight.sum().clamp_min(1.0)
 
-        progress = tqdm(total=config.max_steps, desc="aeimpute fit", leave=False)
-    try:
-        for step in range(config.max_steps):
-            model.train()
-            idx = next(batches).to(device)
-            x, obs = x_all[idx], train_obs[idx]
-            hidden = hide_cells(obs, low, high, generator)
-            visible = obs & ~hidden
-            vis_enc = expand_mask(visible, foe)
-            noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
-            x_in = torch.where(vis_enc, x + noise, torch.zeros_like(x))
-            out = model(x_in, visible)
-            weight = hidden.float() + config.visible_weight * visible.float()
-            loss = (heads.cell_losses(out, x) * weight).sum() / weight.sum().clamp_min(1.0)
-            if not torch.isfinite(loss.detach()):
-                raise TrainingDivergedError(
-                    f"the training loss became {loss.item()} at step {step}; try a smaller "
-                    "learning_rate, check the data for extreme values or outliers, or "
-                    "rescale the columns"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            history["train_loss"].append(loss.item())
-            history["steps"] = step + 1
-            if progress is not None:
-                progress.update(1)
-            last = step == config.max_steps - 1
-            if has_val and ((step + 1) % config.eval_every == 0 or last):
-                v = _validation_loss(model, x_all, train_obs, val_cells, val_rows, heads, foe)
-                history["val_loss"].append((step + 1, v))
-                if progress is not None:
-                    progress.set_postfix(val=f"{v:.4f}")
-                if v < best["loss"]:
-                    best = {"loss": v, "step": step + 1, "state": copy.deepcopy(model.state_dict())}
-                elif step + 1 - best["step"] >= config.patience:
-                    break
-    finally:
-        if progress is not None:
-            progress.close()
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
-    history["best_step"] = best["step"] if has_val else history["steps"]
-    history["best_val_loss"] = best["loss"] if has_val else None
-    model.eval()
-    return history
+    def validate() -> float:
+        return _validation_loss(model, x_all, train_obs, val_cells, val_rows, heads, foe)
+
+    return optimise(
+        model,
+        step_loss,
+        validate if has_val else None,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        patience=config.patience,
+        eval_every=config.eval_every,
+        verbose=config.verbose,
+        desc="aeimpute fit",
+        diverged_hint="try a smaller learning_rate, check the data for extreme values or "
+        "outliers, or rescale the columns",
+    )
 
 
 @torch.no_grad()

@@ -13,7 +13,6 @@ linear interpolation.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import torch
 from aeimpute.corruption import gaussian_noise, hide_runs
 from aeimpute.nn import TemporalConvNet
 from aeimpute.temporal import bridge
-from aeimpute.training import TrainingDivergedError, _lr_factor
+from aeimpute.training import optimise
 
 #: gap distances are fed to the network as min(distance, HORIZON) / HORIZON
 HORIZON = 64.0
@@ -341,75 +340,40 @@ def fit(
     val = validation
     if val is not None:
         mask = mask & ~val
-    opt = torch.optim.AdamW(
-        net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config.max_steps))
     starts_per_series = n_time - w + 1
     frames = torch.arange(w, device=xy.device)
-    best = {"loss": math.inf, "step": 0, "state": None}
-    history: dict = {"train_loss": [], "val_loss": [], "steps": 0}
-    progress = None
-    if config.verbose:
-        from tqdm.auto import tqdm
 
-        progress = tqdm(total=config.max_steps, desc="aeimpute keypoints", leave=False)
-    try:
-        for step in range(config.max_steps):
-            net.train()
-            pick = torch.randint(
-                0,
-                n_series * starts_per_series,
-                (config.batch_size,),
-                generator=generator,
-                device=xy.device,
-            )
-            series, start = pick // starts_per_series, pick % starts_per_series
-            idx = start[:, None] + frames
-            x, m = xy[series[:, None], idx], mask[series[:, None], idx]
-            hidden = _corrupt(m, config, generator)
-            visible = m & ~hidden
-            noise = gaussian_noise(
-                tuple(x.shape), config.noise_std * geo.scale, generator, x.device
-            )
-            pred, gap = predict(net, x + noise, visible, geo)
-            loss = weighted_loss(pred, x, hidden, gap, geo.scale)
-            if not torch.isfinite(loss.detach()):
-                raise TrainingDivergedError(
-                    f"the training loss became {loss.item()} at step {step}; try a smaller "
-                    "learning_rate or check the coordinates for extreme values"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            history["train_loss"].append(loss.item())
-            history["steps"] = step + 1
-            if progress is not None:
-                progress.update(1)
-            last = step == config.max_steps - 1
-            if val is not None and ((step + 1) % config.eval_every == 0 or last):
-                net.eval()
-                with torch.no_grad():
-                    pred, gap = predict(net, xy, mask, geo)
-                    v = float(weighted_loss(pred, xy, val, gap, geo.scale))
-                history["val_loss"].append((step + 1, v))
-                if progress is not None:
-                    progress.set_postfix(val=f"{v:.4f}")
-                if v < best["loss"]:
-                    best = {"loss": v, "step": step + 1, "state": copy.deepcopy(net.state_dict())}
-                elif step + 1 - best["step"] >= config.patience:
-                    break
-    finally:
-        if progress is not None:
-            progress.close()
-    if best["state"] is not None:
-        net.load_state_dict(best["state"])
-    history["best_step"] = best["step"] if val is not None else history["steps"]
-    history["best_val_loss"] = best["loss"] if val is not None else None
+    def step_loss(step: int) -> torch.Tensor:
+        pick = torch.randint(
+            0, n_series * starts_per_series, (config.batch_size,), generator=generator,
+            device=xy.device,
+        )  # fmt: skip
+        series, start = pick // starts_per_series, pick % starts_per_series
+        idx = start[:, None] + frames
+        x, m = xy[series[:, None], idx], mask[series[:, None], idx]
+        hidden = _corrupt(m, config, generator)
+        noise = gaussian_noise(tuple(x.shape), config.noise_std * geo.scale, generator, x.device)
+        pred, gap = predict(net, x + noise, m & ~hidden, geo)
+        return weighted_loss(pred, x, hidden, gap, geo.scale)
+
+    def validate() -> float:
+        pred, gap = predict(net, xy, mask, geo)
+        return float(weighted_loss(pred, xy, val, gap, geo.scale))
+
+    history = optimise(
+        net,
+        step_loss,
+        validate if val is not None else None,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        patience=config.patience,
+        eval_every=config.eval_every,
+        verbose=config.verbose,
+        desc="aeimpute keypoints",
+        diverged_hint="try a smaller learning_rate or check the coordinates for extreme values",
+    )
     history["validation_points"] = int(val.sum()) if val is not None else 0
-    net.eval()
     return history
 
 
