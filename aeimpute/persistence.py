@@ -219,6 +219,11 @@ def save_keypoint_imputer(est: Any, path: str | os.PathLike) -> None:
         "template": geo.template.detach().cpu().tolist(),
         "rotate": bool(geo.rotate),
         "blend": None if geo.blend is None else geo.blend.detach().cpu().tolist(),
+        "shape_mean": None if geo.shape_mean is None else geo.shape_mean.cpu().tolist(),
+        "shape_components": (
+            None if geo.shape_components is None else geo.shape_components.cpu().tolist()
+        ),
+        "shape_noise": float(geo.shape_noise),
         "seed": est.seed_,
         "history": est.history_,
     }
@@ -245,13 +250,20 @@ def load_keypoint_imputer(cls: type, path: str | os.PathLike) -> Any:
         est.keypoint_names_ = meta["keypoint_names"]
         est.seed_ = int(meta["seed"])
         est.history_ = meta["history"]
-        template = torch.tensor(meta["template"], dtype=torch.float32, device=device)
-        blend = meta["blend"]
-        if blend is not None:
-            blend = torch.tensor(blend, dtype=torch.float32, device=device)
+
+        def tensor(key: str):
+            value = meta[key]
+            return None if value is None else torch.tensor(value, dtype=torch.float32)
+
         est._geometry = _engine.Geometry(
-            float(meta["scale"]), template, bool(meta["rotate"]), blend
-        )
+            float(meta["scale"]),
+            tensor("template"),
+            bool(meta["rotate"]),
+            tensor("blend"),
+            tensor("shape_mean"),
+            tensor("shape_components"),
+            float(meta["shape_noise"]),
+        ).to(device)
         est.scale_ = float(meta["scale"])
         est.rotated_ = bool(meta["rotate"])
         net = _engine.build_model(est.model_config_)

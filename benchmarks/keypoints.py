@@ -252,6 +252,29 @@ def plot(keep: dict, results: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def timing(n_frames: int, n_keypoints: int, n_threads: int) -> str:
+    """Fit and transform time of KeypointImputer on a generated recording."""
+    from aeimpute import KeypointImputer
+    from aeimpute.keypoints import simulate_poses
+    from aeimpute.simulate import keypoint_gaps
+
+    xy = simulate_poses(n_frames=n_frames, n_keypoints=n_keypoints, random_state=0)
+    hidden, _ = keypoint_gaps(np.ones(xy.shape[:-1], bool), LENGTHS, n_frames // 500, 3, rng=0)
+    xy[hidden] = np.nan
+    imp = KeypointImputer(random_state=0, n_threads=n_threads)
+    t0 = time.perf_counter()
+    imp.fit(xy)
+    fit_s = time.perf_counter() - t0
+    imp.transform(xy[:1000])  # warm-up
+    t0 = time.perf_counter()
+    imp.transform(xy)
+    tr_s = time.perf_counter() - t0
+    return (
+        f"| {n_frames:,} x {n_keypoints} | {n_threads} | {imp.history_['steps']} | {fit_s:.1f} | "
+        f"{tr_s:.2f} | {n_frames / tr_s:,.0f} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from tabular import machine, update_readme
 
@@ -265,7 +288,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gaps", type=int, default=20, help="gaps per length and kind")
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--no-readme", action="store_true")
+    p.add_argument(
+        "--timing", action="store_true",
+        help="only time fit and transform on a generated 50,000 x 9 recording",
+    )  # fmt: skip
+    p.add_argument("--threads", type=int, default=2, help="torch threads for --timing")
     args = p.parse_args(argv)
+    if args.timing:
+        row = timing(50_000, 9, args.threads)
+        table = (
+            "| frames x keypoints | threads | steps | fit (s) | transform (s) | frames/s |\n"
+            "|---|---:|---:|---:|---:|---:|\n" + row
+        )
+        print(table)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "keypoints_timing.md").write_text(
+            f"# KeypointImputer timing\n\nRun on {_dt.date.today()} on {machine()}.\n\n{table}\n"
+        )
+        return 0
     t0 = time.perf_counter()
     results, keep = run(args.datasets, args.seeds, args.steps, args.gaps)
     if results.empty:

@@ -14,7 +14,7 @@ linear interpolation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -37,10 +37,23 @@ class Geometry:
     rotate: bool = True
     #: weight of the correction per gap-length group (see ``calibrate``); None means 1
     blend: torch.Tensor | None = None
+    #: shape model in the body frame: mean (2 * keypoints,) and scaled components
+    #: (2 * keypoints, rank), so that shape = mean + components @ z with z ~ N(0, I)
+    shape_mean: torch.Tensor | None = None
+    shape_components: torch.Tensor | None = None
+    shape_noise: float = 1e-2
+
+    def to(self, device) -> Geometry:
+        """A copy with every tensor on ``device``."""
+        moved = {
+            name: getattr(self, name).to(device) if getattr(self, name) is not None else None
+            for name in ("template", "blend", "shape_mean", "shape_components")
+        }
+        return replace(self, **moved)
 
 
 def n_inputs(n_keypoints: int) -> int:
-    return 5 * n_keypoints + 3
+    return 7 * n_keypoints + 3
 
 
 def build_model(config: dict) -> TemporalConvNet:
@@ -63,11 +76,17 @@ def _turn(p: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
 class Inputs:
     """Network inputs of a batch of series and what is needed to map outputs back."""
 
-    features: torch.Tensor  # (batch, time, 5 * keypoints + 3)
+    features: torch.Tensor  # (batch, time, 7 * keypoints + 3)
     bridged: torch.Tensor  # (batch, time, keypoints, 2) linear bridges in pixels
     gap: torch.Tensor  # long (batch, time, keypoints): gap length (0 when observed)
     cos: torch.Tensor  # (batch, time, 1): body orientation of each frame
     sin: torch.Tensor
+    shaped: torch.Tensor  # (batch, time, keypoints, 2): shape-model estimate in pixels
+
+    def window(self, a: int, z: int) -> Inputs:
+        """The frames ``a:z`` of every series."""
+        fields = ("features", "bridged", "gap", "cos", "sin", "shaped")
+        return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
 
 
 def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
@@ -77,10 +96,12 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     centred on the mean of its keypoints, divided by the body scale and, with
     ``geo.rotate``, turned so that it best matches the mean shape (2-D
     Procrustes), so the network sees the body upright. Per keypoint the
-    features are the two body-frame coordinates, the mask and the distances
-    to the previous and next observation; per frame, the centre's velocity
-    (in the body frame) and the turning angle. Keypoints never observed in a
-    series sit where the mean shape puts them.
+    features are the two body-frame coordinates, the mask, the distances
+    to the previous and next observation and where the shape model puts the
+    keypoint given the keypoints observed in that frame (see
+    :func:`shape_estimate`); per frame, the centre's velocity (in the body
+    frame) and the turning angle. Keypoints never observed in a series sit
+    where the mean shape puts them.
     """
     b, t, k, _ = xy.shape
     br = bridge(xy.reshape(b, t, 2 * k), _mask2(mask))
@@ -111,11 +132,37 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     before, after = br.distances()
     before = before[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
     after = after[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
+    guess = shape_estimate(body.reshape(b, t, 2 * k), mask, geo)
     feats = torch.cat(
-        [body.reshape(b, t, 2 * k), mask.to(lin.dtype), before, after, vel, turn[..., None]],
+        [
+            body.reshape(b, t, 2 * k), mask.to(lin.dtype), before, after, guess,
+            vel, turn[..., None],
+        ],
         dim=-1,
-    )
-    return Inputs(feats, lin, br.gap_lengths()[..., ::2], cos[..., None], sin[..., None])
+    )  # fmt: skip
+    shaped = centre[:, :, None] + geo.scale * _turn(guess.reshape(b, t, k, 2), cos, sin)
+    return Inputs(feats, lin, br.gap_lengths()[..., ::2], cos[..., None], sin[..., None], shaped)
+
+
+def shape_estimate(body: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """Every keypoint as the shape model predicts it from the keypoints observed in the frame.
+
+    Probabilistic PCA in the body frame: the latent ``z`` of each frame is the
+    posterior mean given the observed coordinates, and the estimate is
+    ``mean + components @ z`` (the mean shape when nothing is observed).
+    ``body`` is ``(batch, time, 2 * keypoints)``.
+    """
+    if geo.shape_components is None:
+        return torch.zeros_like(body)
+    mean = geo.shape_mean.to(body.dtype)
+    comp = geo.shape_components.to(body.dtype)  # (2k, r)
+    m2 = _mask2(mask).to(body.dtype)
+    resid = (body - mean) * m2
+    gram = torch.einsum("btc,cr,cs->btrs", m2, comp, comp)
+    gram = gram + geo.shape_noise * torch.eye(comp.shape[1], dtype=body.dtype, device=body.device)
+    rhs = resid @ comp
+    z = torch.linalg.solve(gram, rhs.unsqueeze(-1)).squeeze(-1)
+    return mean + z @ comp.T
 
 
 def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
@@ -131,10 +178,19 @@ def predict(net: TemporalConvNet, xy: torch.Tensor, mask: torch.Tensor, geo: Geo
     return inp.bridged + geo.scale * corrections(net, inp), inp.gap
 
 
+#: hidden points weigh 1 / gap_length ** GAP_WEIGHT_POWER in the loss
+GAP_WEIGHT_POWER = 0.5
+
+
 def weighted_loss(pred, target, hidden, gap, scale) -> torch.Tensor:
-    """Squared error on hidden points in scale units, each weighted by 1 / its gap length."""
+    """Squared error on hidden points in scale units, weighted by 1 / sqrt(gap length).
+
+    Long gaps hold most hidden points; down-weighting them keeps the short
+    gaps in view, and the square root (rather than 1 / length) still lets
+    long gaps drive learning.
+    """
     err = ((pred - torch.nan_to_num(target)) / scale).pow(2).sum(-1)
-    weight = hidden.to(err.dtype) / gap.clamp_min(1).to(err.dtype)
+    weight = hidden.to(err.dtype) / gap.clamp_min(1).to(err.dtype) ** GAP_WEIGHT_POWER
     return (err * weight).sum() / weight.sum().clamp_min(1e-12)
 
 
@@ -207,9 +263,34 @@ def geometry(
     if rotate == "auto":
         resultant = float(np.abs(np.mean(np.exp(1j * angle))))
         rotate = bool(np.sqrt(-2 * np.log(max(resultant, 1e-12))) > TURNING)
-    if not rotate:
+    if rotate:
+        c, s_ = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        frames = np.stack(
+            [c * frames[..., 0] + s_ * frames[..., 1], -s_ * frames[..., 0] + c * frames[..., 1]],
+            -1,
+        )
+    else:
         template = frames.mean(axis=0)
-    return Geometry(scale, torch.as_tensor(template, dtype=torch.float32), bool(rotate))
+    geo = Geometry(scale, torch.as_tensor(template, dtype=torch.float32), bool(rotate))
+    _fit_shape_model(geo, frames.reshape(len(frames), -1))
+    return geo
+
+
+def _fit_shape_model(geo: Geometry, flat: np.ndarray, explained: float = 0.95) -> None:
+    """Probabilistic PCA of upright body-frame shapes ``(n, 2 * keypoints)``."""
+    if len(flat) < 10:
+        return
+    mean = flat.mean(axis=0)
+    _, sing, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    var = sing**2 / (len(flat) - 1)
+    share = np.cumsum(var) / max(var.sum(), 1e-12)
+    rank = int(min(np.searchsorted(share, explained) + 1, max(1, flat.shape[1] - 2)))
+    noise = float(var[rank:].mean()) if rank < len(var) else float(var[-1])
+    noise = max(noise, 1e-6)
+    comp = vt[:rank].T * np.sqrt(np.maximum(var[:rank] - noise, 1e-9))
+    geo.shape_mean = torch.as_tensor(mean, dtype=torch.float32)
+    geo.shape_components = torch.as_tensor(comp, dtype=torch.float32)
+    geo.shape_noise = noise
 
 
 @dataclass
@@ -262,7 +343,7 @@ def occlusions_by_window(
 def held_back_gaps(
     mask: torch.Tensor, config: FitConfig, generator: torch.Generator
 ) -> torch.Tensor | None:
-    """Validation points: one occlusion draw per ``window`` frames, point dropout included.
+    """Validation points: two occlusion draws per ``window`` frames, point dropout included.
 
     None when ``config.validation`` is off or fewer than 50 points would be
     held back. Validation imitates the use: the points are filled from the
@@ -271,6 +352,7 @@ def held_back_gaps(
     if not config.validation:
         return None
     held = occlusions_by_window(mask, config, generator, dropout=config.dropout)
+    held |= occlusions_by_window(mask, config, generator, dropout=0.0)
     return held if int(held.sum()) >= 50 else None
 
 
@@ -281,6 +363,21 @@ BLEND_EDGES = (1, 2, 3, 5, 9, 17, 33, 65)
 def _group(gap: torch.Tensor) -> torch.Tensor:
     edges = torch.as_tensor(BLEND_EDGES, device=gap.device)
     return (torch.bucketize(gap.clamp_min(1), edges, right=True) - 1).clamp(0, len(BLEND_EDGES) - 1)
+
+
+#: candidate blend weights (network correction, shape-model correction), summing to <= 1
+_GRID = torch.tensor(
+    [(i / 10, j / 10) for i in range(11) for j in range(11 - i)], dtype=torch.float64
+)
+
+
+def blended(inp: Inputs, delta: torch.Tensor, blend: torch.Tensor | None) -> torch.Tensor:
+    """``bridge + a * network correction + b * (shape estimate - bridge)``, per gap-length group."""
+    if blend is None:
+        return inp.bridged + delta
+    weights = blend[_group(inp.gap)]  # (batch, time, keypoints, 2)
+    shape_delta = inp.shaped - inp.bridged
+    return inp.bridged + weights[..., :1] * delta + weights[..., 1:] * shape_delta
 
 
 @torch.no_grad()
@@ -294,30 +391,40 @@ def calibrate(
     held_back: torch.Tensor | None = None,
     n_draws: int = 4,
 ) -> torch.Tensor:
-    """Blend weight per gap-length group: how much of the correction to keep.
+    """Blend weights per gap-length group, shape ``(groups, 2)``.
 
-    On the held-back validation gaps (points the network never saw), or
-    without them on fresh occlusion draws over the recording, the weight
-    ``a`` in ``bridge + a * correction`` that minimises the squared error is
-    found for each group of gap lengths and clipped to [0, 1]. Where the
-    network does not beat the straight line (often on 1-2 frame gaps), the
-    weight drops towards 0 and the result falls back to linear interpolation.
+    Three estimates of a missing point are stacked: the linear bridge, the
+    bridge plus the network's correction, and the shape model's estimate from
+    the other keypoints of the frame. For each group of gap lengths the
+    weights ``(a, b)``, ``a, b >= 0`` and ``a + b <= 1`` on a grid of 0.1, in
+    ``bridge + a * correction + b * (shape - bridge)`` are those with the
+    smallest squared error on the held-back validation gaps (points the
+    network never saw), or without them on fresh occlusion draws. Where
+    neither model beats the straight line (often 1-2 frame gaps), both
+    weights are 0 and the result is linear interpolation.
     """
     net.eval()
-    num = torch.zeros(len(BLEND_EDGES), dtype=torch.float64, device=xy.device)
-    den = torch.zeros_like(num)
+    n_groups = len(BLEND_EDGES)
+    gram = torch.zeros(n_groups, 2, 2, dtype=torch.float64, device=xy.device)
+    cross = torch.zeros(n_groups, 2, dtype=torch.float64, device=xy.device)
     draws = [held_back] if held_back is not None else [None] * n_draws
     for hidden in draws:
         if hidden is None:
             hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
         inp = inputs(xy, mask & ~hidden, geo)
-        delta = geo.scale * corrections(net, inp)
-        resid = torch.nan_to_num(xy) - inp.bridged
+        d1 = (geo.scale * corrections(net, inp))[hidden].double()
+        d2 = (inp.shaped - inp.bridged)[hidden].double()
+        r = (torch.nan_to_num(xy) - inp.bridged)[hidden].double()
         groups = _group(inp.gap)[hidden]
-        num.index_add_(0, groups, (delta * resid).sum(-1)[hidden].double())
-        den.index_add_(0, groups, (delta * delta).sum(-1)[hidden].double())
-    weight = torch.where(den > 0, num / den.clamp_min(1e-12), torch.ones_like(num))
-    return weight.clamp(0.0, 1.0).float()
+        for i, di in enumerate((d1, d2)):
+            cross[:, i].index_add_(0, groups, (di * r).sum(-1))
+            for j, dj in enumerate((d1, d2)):
+                gram[:, i, j].index_add_(0, groups, (di * dj).sum(-1))
+    grid = _GRID.to(xy.device)
+    # error change of each candidate: w' G w - 2 w' h (the constant r'r is the same for all)
+    cost = torch.einsum("gi,nij,gj->ng", grid, gram, grid) - 2 * cross @ grid.T
+    best = grid[cost.argmin(dim=1)]
+    return best.float()
 
 
 def fit(
@@ -398,17 +505,8 @@ def repair(
     for lo in range(0, n_time, chunk):
         hi = min(n_time, lo + chunk)
         a, z = max(0, lo - halo), min(n_time, hi + halo)
-        part = Inputs(
-            inp.features[:, a:z],
-            inp.bridged[:, a:z],
-            inp.gap[:, a:z],
-            inp.cos[:, a:z],
-            inp.sin[:, a:z],
-        )
-        delta = corrections(net, part)[:, lo - a : hi - a]
-        if geo.blend is not None:
-            delta = delta * geo.blend[_group(inp.gap[:, lo:hi])][..., None]
-        out[:, lo:hi] = inp.bridged[:, lo:hi] + geo.scale * delta
+        delta = geo.scale * corrections(net, inp.window(a, z))[:, lo - a : hi - a]
+        out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend)
     return out
 
 
@@ -446,12 +544,15 @@ def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[i
         net = build_model(est.model_config_).to(device)
         generator = torch.Generator(device=device).manual_seed(est.seed_)
         xy, mask = _series(arr, observed, device)
-        geo = Geometry(geo.scale, geo.template.to(device), geo.rotate)
+        geo = geo.to(device)
         val = held_back_gaps(mask, config, generator)
         history = fit(net, xy, mask, geo, config, generator, val)
         geo.blend = calibrate(net, xy, mask, geo, config, generator, val)
     weights = geo.blend.tolist()
-    history["blend"] = {f"{e}+": round(a, 4) for e, a in zip(BLEND_EDGES, weights, strict=True)}
+    history["blend"] = {
+        f"{e}+": {"network": round(a, 2), "shape": round(b, 2)}
+        for e, (a, b) in zip(BLEND_EDGES, weights, strict=True)
+    }
     return net, geo, history
 
 
