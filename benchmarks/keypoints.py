@@ -10,8 +10,9 @@ Protocol: points the tracker was confident about serve as ground truth
 synthetic sample). :func:`aeimpute.simulate.keypoint_gaps` hides gaps of
 exactly 1, 3, 10, 30 and 60 frames on them, for one keypoint at a time and
 for blocks of 3 keypoints at once, with every gap's neighbouring frames kept,
-so every gap keeps its length. Each method then fills the same damaged
-recording, and the pixel error on the hidden points is reported by gap
+so every gap keeps its length. Points below the confidence cut-off are
+removed too (as a user's cut-off would), for every method alike. Each method
+then fills the same damaged recording, and the pixel error on the hidden points is reported by gap
 length and kind: RMSE, and PCK (share within 5 px). ``KeypointImputer`` is
 fitted on the damaged recording itself, as a user would.
 
@@ -149,9 +150,11 @@ def run(datasets: list[str], seeds: list[int], steps: int | None, gaps_per_lengt
         pose, reliable = loaded
         for seed in seeds:
             hidden, gaps = keypoint_gaps(reliable, LENGTHS, gaps_per_length, 3, rng=seed)
-            damaged = pose.with_xy(np.where(hidden[..., None], np.nan, pose.xy))
+            # unreliable points are missing for every method, as after a confidence cut-off
+            gone = hidden | ~reliable
+            damaged = pose.with_xy(np.where(gone[..., None], np.nan, pose.xy))
             if damaged.confidence is not None:
-                damaged.confidence = np.where(hidden, np.nan, damaged.confidence)
+                damaged.confidence = np.where(gone, np.nan, damaged.confidence)
             label = gap_labels(hidden.shape, gaps)
             for method, fn in methods(steps).items():
                 t0 = time.perf_counter()
@@ -175,7 +178,7 @@ def run(datasets: list[str], seeds: list[int], steps: int | None, gaps_per_lengt
                     hist = fn.history
                     print(
                         f"  KeypointImputer: {hist['steps']} steps, best {hist['best_step']}, "
-                        f"blend {hist['blend']}", flush=True,
+                        f"blend {hist['blend']}\n  calibration {hist['calibration']}", flush=True,
                     )  # fmt: skip
                 print(f"{name} seed {seed} {method}: {seconds:.1f} s", flush=True)
                 keep[(name, seed, method)] = out
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_steps")
-    p.add_argument("--gaps", type=int, default=20, help="gaps per length and kind")
+    p.add_argument("--gaps", type=int, default=40, help="gaps per length and kind")
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--no-readme", action="store_true")
     p.add_argument(

@@ -219,6 +219,25 @@ def test_real_files_read_like_their_documented_conversions():
     assert flies.keypoint_names == [str(n) for n in fref["keypoint_names"]]
 
 
+@pytest.mark.skipif(not SHARED.exists(), reason="shared keypoint data not present")
+def test_real_files_survive_a_write_read_round_trip(tmp_path):
+    pytest.importorskip("h5py")
+    src = SHARED / "eks_mirror_mouse" / "180607_004.train_frames=75.rng=0.csv"
+    mouse = read_dlc(src)
+    write_dlc(mouse, tmp_path / "mouse.csv")
+    again = read_dlc(tmp_path / "mouse.csv")
+    np.testing.assert_allclose(again.xy, mouse.xy)
+    np.testing.assert_allclose(again.confidence, mouse.confidence)
+    original = pd.read_csv(src, header=[0, 1, 2], index_col=0)
+    written = pd.read_csv(tmp_path / "mouse.csv", header=[0, 1, 2], index_col=0)
+    assert original.columns.equals(written.columns) and original.index.equals(written.index)
+    flies = read_sleap(SHARED / "sleap_flies.analysis.h5")
+    write_sleap(flies, tmp_path / "flies.analysis.h5")
+    back = read_sleap(tmp_path / "flies.analysis.h5")
+    np.testing.assert_array_equal(back.xy, flies.xy)
+    assert back.individual_names == flies.individual_names
+
+
 # ----------------------------------------------------------------------------- KeypointImputer
 def test_fit_transform_fills_gaps_and_keeps_observed_points(poses):
     damaged, hidden = _holes(poses)

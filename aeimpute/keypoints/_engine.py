@@ -390,8 +390,8 @@ def calibrate(
     generator: torch.Generator,
     held_back: torch.Tensor | None = None,
     n_draws: int = 4,
-) -> torch.Tensor:
-    """Blend weights per gap-length group, shape ``(groups, 2)``.
+) -> tuple[torch.Tensor, dict]:
+    """Blend weights per gap-length group, shape ``(groups, 2)``, and a report.
 
     Three estimates of a missing point are stacked: the linear bridge, the
     bridge plus the network's correction, and the shape model's estimate from
@@ -401,12 +401,16 @@ def calibrate(
     smallest squared error on the held-back validation gaps (points the
     network never saw), or without them on fresh occlusion draws. Where
     neither model beats the straight line (often 1-2 frame gaps), both
-    weights are 0 and the result is linear interpolation.
+    weights are 0 and the result is linear interpolation. The report gives,
+    per group, the number of points and the pixel RMSE of the bridge and of
+    the blend on those points.
     """
     net.eval()
     n_groups = len(BLEND_EDGES)
     gram = torch.zeros(n_groups, 2, 2, dtype=torch.float64, device=xy.device)
     cross = torch.zeros(n_groups, 2, dtype=torch.float64, device=xy.device)
+    base = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
+    count = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     draws = [held_back] if held_back is not None else [None] * n_draws
     for hidden in draws:
         if hidden is None:
@@ -416,6 +420,8 @@ def calibrate(
         d2 = (inp.shaped - inp.bridged)[hidden].double()
         r = (torch.nan_to_num(xy) - inp.bridged)[hidden].double()
         groups = _group(inp.gap)[hidden]
+        base.index_add_(0, groups, (r * r).sum(-1))
+        count.index_add_(0, groups, torch.ones_like(groups, dtype=torch.float64))
         for i, di in enumerate((d1, d2)):
             cross[:, i].index_add_(0, groups, (di * r).sum(-1))
             for j, dj in enumerate((d1, d2)):
@@ -423,8 +429,20 @@ def calibrate(
     grid = _GRID.to(xy.device)
     # error change of each candidate: w' G w - 2 w' h (the constant r'r is the same for all)
     cost = torch.einsum("gi,nij,gj->ng", grid, gram, grid) - 2 * cross @ grid.T
-    best = grid[cost.argmin(dim=1)]
-    return best.float()
+    pick = cost.argmin(dim=1)
+    best = grid[pick]
+    blended_sse = base + cost[torch.arange(n_groups, device=xy.device), pick]
+    report = {
+        f"{edge}+": {
+            "points": int(n),
+            "linear_px": round(float((b / n) ** 0.5), 3) if n else None,
+            "blended_px": round(float((max(e, 0.0) / n) ** 0.5), 3) if n else None,
+        }
+        for edge, n, b, e in zip(
+            BLEND_EDGES, count.tolist(), base.tolist(), blended_sse.tolist(), strict=True
+        )
+    }
+    return best.float(), report
 
 
 def fit(
@@ -547,7 +565,8 @@ def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[i
         geo = geo.to(device)
         val = held_back_gaps(mask, config, generator)
         history = fit(net, xy, mask, geo, config, generator, val)
-        geo.blend = calibrate(net, xy, mask, geo, config, generator, val)
+        geo.blend, report = calibrate(net, xy, mask, geo, config, generator, val)
+    history["calibration"] = report
     weights = geo.blend.tolist()
     history["blend"] = {
         f"{e}+": {"network": round(a, 2), "shape": round(b, 2)}
