@@ -345,7 +345,7 @@ def temporal_gaps(
 def keypoint_gaps(
     reliable: np.ndarray,
     lengths: Sequence[int] = (1, 3, 10, 30, 60),
-    gaps_per_length: int = 20,
+    gaps_per_length: int | Sequence[int] = 20,
     block_size: int = 3,
     rng: np.random.Generator | int | None = None,
     max_tries: int = 200,
@@ -365,8 +365,9 @@ def keypoint_gaps(
         Points that may serve as ground truth.
     lengths : sequence of int
         Gap lengths in frames.
-    gaps_per_length : int
-        Gaps of each length and kind.
+    gaps_per_length : int or sequence of int
+        Gaps of each length and kind (one count for all lengths, or one per
+        length).
     block_size : int
         Keypoints per block (blocks are skipped when there are fewer keypoints).
     rng : numpy Generator, int or None
@@ -402,15 +403,22 @@ def keypoint_gaps(
     n_frames, n_ind, n_kp = rel.shape
     if any(int(L) < 1 for L in lengths):
         raise ValueError(f"gap lengths must be >= 1, got {list(lengths)}")
+    counts = (
+        [int(gaps_per_length)] * len(lengths)
+        if np.ndim(gaps_per_length) == 0
+        else [int(c) for c in gaps_per_length]
+    )
+    if len(counts) != len(lengths):
+        raise ValueError(f"{len(counts)} gap counts for {len(lengths)} lengths")
     gen = _rng(rng)
     free = rel.copy()  # reliable and not yet used as a gap or an anchor
     hidden = np.zeros_like(rel)
     rows = []
     kinds = [("single", 1)] + ([("block", block_size)] if 1 < block_size <= n_kp else [])
-    for L in lengths:
+    for L, n_gaps in zip(lengths, counts, strict=True):
         L = int(L)
         for kind, size in kinds:
-            for _ in range(gaps_per_length):
+            for _ in range(n_gaps):
                 for _ in range(max_tries):
                     start = int(gen.integers(1, max(2, n_frames - L)))
                     if start + L >= n_frames:

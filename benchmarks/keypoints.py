@@ -149,7 +149,8 @@ def run(datasets: list[str], seeds: list[int], steps: int | None, gaps_per_lengt
             continue
         pose, reliable = loaded
         for seed in seeds:
-            hidden, gaps = keypoint_gaps(reliable, LENGTHS, gaps_per_length, 3, rng=seed)
+            counts = [gaps_per_length * max(1, round((max(LENGTHS) / n) ** 0.5)) for n in LENGTHS]
+            hidden, gaps = keypoint_gaps(reliable, LENGTHS, counts, 3, rng=seed)
             # unreliable points are missing for every method, as after a confidence cut-off
             gone = hidden | ~reliable
             damaged = pose.with_xy(np.where(gone[..., None], np.nan, pose.xy))
@@ -288,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_steps")
-    p.add_argument("--gaps", type=int, default=40, help="gaps per length and kind")
+    p.add_argument(
+        "--gaps", type=int, default=40,
+        help="gaps of the longest length per kind; shorter lengths get more (x sqrt(60 / length))",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--no-readme", action="store_true")
     p.add_argument(
@@ -317,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     results.to_csv(args.out / "keypoints.csv", index=False)
     minutes = (time.perf_counter() - t0) / 60
     header = (
-        f"Run on {_dt.date.today()} on {machine()}; seeds {args.seeds}; {args.gaps} gaps per "
-        f"length and kind; KeypointImputer max_steps={args.steps or 'default'}; "
+        f"Run on {_dt.date.today()} on {machine()}; seeds {args.seeds}; per kind {args.gaps} gaps "
+        f"of 60 and 30 frames, 2x as many of 10, 4x of 3 and 8x of 1 frame; "
+        f"KeypointImputer max_steps={args.steps or 'default'}; "
         f"{minutes:.1f} min in all. Pixel RMSE on the hidden points (PCK = share within "
         f"{PCK_PX:g} px); best per column in bold; seconds = fit + transform per recording."
     )

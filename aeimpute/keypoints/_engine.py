@@ -343,7 +343,10 @@ def occlusions_by_window(
 def held_back_gaps(
     mask: torch.Tensor, config: FitConfig, generator: torch.Generator
 ) -> torch.Tensor | None:
-    """Validation points: two occlusion draws per ``window`` frames, point dropout included.
+    """Validation points: occlusion draws per ``window`` frames, point dropout included.
+
+    Two draws, or up to eight on short recordings, so that some 60 runs are
+    held back.
 
     None when ``config.validation`` is off or fewer than 50 points would be
     held back. Validation imitates the use: the points are filled from the
@@ -351,13 +354,17 @@ def held_back_gaps(
     """
     if not config.validation:
         return None
+    n_windows = mask.shape[0] * (mask.shape[1] // config.window)
+    # about 2 runs per draw and window; enough draws for some 60 held-back runs
+    n_draws = min(8, max(2, math.ceil(60 / max(1, 2 * n_windows))))
     held = occlusions_by_window(mask, config, generator, dropout=config.dropout)
-    held |= occlusions_by_window(mask, config, generator, dropout=0.0)
+    for _ in range(n_draws - 1):
+        held |= occlusions_by_window(mask, config, generator, dropout=0.0)
     return held if int(held.sum()) >= 50 else None
 
 
 #: lower edges of the gap-length groups that get their own blend weight
-BLEND_EDGES = (1, 2, 3, 5, 9, 17, 33, 65)
+BLEND_EDGES = (1, 2, 3, 5, 9)
 
 
 def _group(gap: torch.Tensor) -> torch.Tensor:
