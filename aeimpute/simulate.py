@@ -357,7 +357,7 @@ def keypoint_gaps(
     each for ``L`` consecutive frames of one individual. A gap is placed only
     where every hidden point and the frame before and after it (its anchors)
     are reliable and not already used, so gaps never merge and every gap keeps
-    its exact length.
+    its exact length. Longer gaps are placed first.
 
     Parameters
     ----------
@@ -415,7 +415,8 @@ def keypoint_gaps(
     hidden = np.zeros_like(rel)
     rows = []
     kinds = [("single", 1)] + ([("block", block_size)] if 1 < block_size <= n_kp else [])
-    for L, n_gaps in zip(lengths, counts, strict=True):
+    # longest first: short gaps still find room between long ones, not the other way round
+    for L, n_gaps in sorted(zip(lengths, counts, strict=True), reverse=True):
         L = int(L)
         for kind, size in kinds:
             for _ in range(n_gaps):

@@ -138,6 +138,24 @@ def gap_labels(shape: tuple[int, ...], gaps: pd.DataFrame) -> np.ndarray:
     return label
 
 
+#: at most this share of the reliable points is hidden, so the damaged recording stays typical
+MAX_HIDDEN = 0.10
+
+
+def gap_counts(reliable: np.ndarray, gaps: int) -> list[int]:
+    """Gaps per length and kind: ``gaps`` of the longest length, more of shorter ones.
+
+    A length L gets ``gaps * round(sqrt(60 / L))``; all counts shrink together
+    when the single and 3-keypoint gaps would hide more than ``MAX_HIDDEN`` of
+    the reliable points (short recordings).
+    """
+    factor = [max(1, round((max(LENGTHS) / n) ** 0.5)) for n in LENGTHS]
+    points = sum(f * n * 4 for f, n in zip(factor, LENGTHS, strict=True))  # 1 + 3 keypoints
+    affordable = int(MAX_HIDDEN * reliable.sum() // points)
+    g = max(1, min(gaps, affordable))
+    return [g * f for f in factor]
+
+
 def run(datasets: list[str], seeds: list[int], steps: int | None, gaps_per_length: int):
     from aeimpute.simulate import keypoint_gaps
 
@@ -149,7 +167,7 @@ def run(datasets: list[str], seeds: list[int], steps: int | None, gaps_per_lengt
             continue
         pose, reliable = loaded
         for seed in seeds:
-            counts = [gaps_per_length * max(1, round((max(LENGTHS) / n) ** 0.5)) for n in LENGTHS]
+            counts = gap_counts(reliable, gaps_per_length)
             hidden, gaps = keypoint_gaps(reliable, LENGTHS, counts, 3, rng=seed)
             # unreliable points are missing for every method, as after a confidence cut-off
             gone = hidden | ~reliable
@@ -189,25 +207,47 @@ def run(datasets: list[str], seeds: list[int], steps: int | None, gaps_per_lengt
 
 
 # ----------------------------------------------------------------------------- report
+def family(dataset: str) -> str:
+    """Data sets reported together: the five mouse network seeds are one recording."""
+    return "mouse (5 network seeds)" if dataset.startswith("mouse") else dataset
+
+
+def pooled(sub: pd.DataFrame) -> pd.Series:
+    """RMSE and PCK over all points of a group (not the mean of per-run RMSEs)."""
+    pts = sub["points"].to_numpy(float)
+    rmse = np.sqrt(np.sum(pts * sub["rmse_px"].to_numpy() ** 2) / pts.sum())
+    pck = np.sum(pts * sub["pck"].to_numpy()) / pts.sum()
+    return pd.Series({"rmse_px": rmse, "pck": pck, "gaps": sub["gaps"].sum()})
+
+
 def tables(results: pd.DataFrame) -> str:
     parts = []
-    for name, r in results.groupby("dataset", sort=False):
+    results = results.assign(family=results["dataset"].map(family))
+    for name, r in results.groupby("family", sort=False):
         for kind in ("single", "block"):
             sub = r[r["kind"] == kind]
             if sub.empty:
                 continue
-            piv = sub.groupby(["method", "length"])["rmse_px"].mean().unstack("length")
-            pck = sub.groupby(["method", "length"])["pck"].mean().unstack("length")
+            agg = sub.groupby(["method", "length"])[["points", "rmse_px", "pck", "gaps"]].apply(
+                pooled
+            )
+            piv = agg["rmse_px"].unstack("length")
+            pck = agg["pck"].unstack("length")
+            n_gaps = agg["gaps"].unstack("length").iloc[0].astype(int)
             order = [m for m in methods(None) if m in piv.index]
             piv, pck = piv.loc[order], pck.loc[order]
             lin = piv.loc["linear"]
             what = "one keypoint" if kind == "single" else "3 keypoints at once"
-            parts.append(f"**{name}**, gaps of {what}: pixel RMSE (PCK@{PCK_PX:g}px)\n")
+            counts = ", ".join(f"{n} of {c}" for c, n in n_gaps.items())
+            parts.append(
+                f"**{name}**, gaps of {what} ({counts} frames): pixel RMSE (PCK@{PCK_PX:g}px)\n"
+            )
             parts.append(
                 "| method | " + " | ".join(f"{c} fr" for c in piv.columns) + " | seconds |"
             )
             parts.append("|---|" + "---:|" * (len(piv.columns) + 1))
-            secs = r.groupby("method")["seconds"].mean()
+            runs = r.drop_duplicates(["dataset", "seed", "method"])
+            secs = runs.groupby("method")["seconds"].mean()
             for m in order:
                 cells = []
                 for c in piv.columns:
@@ -284,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument(
-        "--datasets", nargs="+", default=["synthetic", "sleap_flies", "mouse_rng0"],
+        "--datasets", nargs="+",
+        default=["synthetic", "sleap_flies"] + [f"mouse_rng{i}" for i in range(5)],
         help="synthetic, sleap_flies, mouse_rng0 ... mouse_rng4",
     )  # fmt: skip
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
