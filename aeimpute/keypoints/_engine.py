@@ -147,22 +147,27 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
 def shape_estimate(body: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> torch.Tensor:
     """Every keypoint as the shape model predicts it from the keypoints observed in the frame.
 
-    Probabilistic PCA in the body frame: the latent ``z`` of each frame is the
-    posterior mean given the observed coordinates, and the estimate is
-    ``mean + components @ z`` (the mean shape when nothing is observed).
+    Probabilistic PCA in the body frame, plus a shift of the whole body (the
+    frame's centre comes from bridged keypoints, so it is off when some are
+    missing): the latent shape ``z`` and the shift of each frame are the
+    posterior mean given the observed coordinates (prior N(0, 1) in body-scale
+    units for both), and the estimate is ``mean + components @ z + shift``.
     ``body`` is ``(batch, time, 2 * keypoints)``.
     """
     if geo.shape_components is None:
         return torch.zeros_like(body)
     mean = geo.shape_mean.to(body.dtype)
     comp = geo.shape_components.to(body.dtype)  # (2k, r)
+    shift = torch.zeros(comp.shape[0], 2, dtype=body.dtype, device=body.device)
+    shift[0::2, 0] = 1.0
+    shift[1::2, 1] = 1.0
+    basis = torch.cat([comp, shift], dim=1)
     m2 = _mask2(mask).to(body.dtype)
     resid = (body - mean) * m2
-    gram = torch.einsum("btc,cr,cs->btrs", m2, comp, comp)
-    gram = gram + geo.shape_noise * torch.eye(comp.shape[1], dtype=body.dtype, device=body.device)
-    rhs = resid @ comp
-    z = torch.linalg.solve(gram, rhs.unsqueeze(-1)).squeeze(-1)
-    return mean + z @ comp.T
+    gram = torch.einsum("btc,cr,cs->btrs", m2, basis, basis)
+    eye = torch.eye(basis.shape[1], dtype=body.dtype, device=body.device)
+    z = torch.linalg.solve(gram + geo.shape_noise * eye, (resid @ basis).unsqueeze(-1))
+    return mean + z.squeeze(-1) @ basis.T
 
 
 def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
