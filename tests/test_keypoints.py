@@ -299,7 +299,7 @@ def test_blend_weights_are_recorded_between_zero_and_one(poses):
     damaged, _ = _holes(poses)
     imp = KeypointImputer(**FAST).fit(damaged)
     weights = list(imp.history_["blend"].values())
-    assert len(weights) == 5
+    assert len(weights) == 7
     for w in weights:
         assert w["network"] >= 0 and w["shape"] >= 0 and w["network"] + w["shape"] <= 1 + 1e-9
 

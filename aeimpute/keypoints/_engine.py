@@ -369,7 +369,7 @@ def held_back_gaps(
 
 
 #: lower edges of the gap-length groups that get their own blend weight
-BLEND_EDGES = (1, 2, 3, 5, 9)
+BLEND_EDGES = (1, 2, 3, 5, 9, 17, 33)
 
 
 def _group(gap: torch.Tensor) -> torch.Tensor:
