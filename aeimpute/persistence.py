@@ -219,11 +219,8 @@ def save_keypoint_imputer(est: Any, path: str | os.PathLike) -> None:
         "template": geo.template.detach().cpu().tolist(),
         "rotate": bool(geo.rotate),
         "blend": None if geo.blend is None else geo.blend.detach().cpu().tolist(),
-        "shape_mean": None if geo.shape_mean is None else geo.shape_mean.cpu().tolist(),
-        "shape_components": (
-            None if geo.shape_components is None else geo.shape_components.cpu().tolist()
-        ),
-        "shape_noise": float(geo.shape_noise),
+        "shape": None if geo.shape is None else geo.shape.to_json(),
+        "placement": None if geo.placement is None else geo.placement.to_json(),
         "seed": est.seed_,
         "history": est.history_,
     }
@@ -260,9 +257,8 @@ def load_keypoint_imputer(cls: type, path: str | os.PathLike) -> Any:
             tensor("template"),
             bool(meta["rotate"]),
             tensor("blend"),
-            tensor("shape_mean"),
-            tensor("shape_components"),
-            float(meta["shape_noise"]),
+            _engine.ShapeModel.from_json(meta["shape"]),
+            _engine.ShapeModel.from_json(meta["placement"]),
         ).to(device)
         est.scale_ = float(meta["scale"])
         est.rotated_ = bool(meta["rotate"])

@@ -29,31 +29,108 @@ HORIZON = 64.0
 
 
 @dataclass
+class ShapeModel:
+    """Probabilistic PCA of keypoint configurations ``(2 * keypoints,)``, optionally shift-free.
+
+    A configuration is ``mean + components @ z (+ shift)`` with ``z ~ N(0, I)``
+    (the components are scaled by their standard deviations) and, with
+    ``shift``, a translation of the whole configuration with prior N(0, 1).
+    """
+
+    mean: torch.Tensor
+    components: torch.Tensor  # (2 * keypoints, rank)
+    noise: float
+    shift: bool
+
+    @classmethod
+    def fit(cls, flat: np.ndarray, shift: bool, explained: float = 0.95) -> ShapeModel | None:
+        """Fit on configurations ``(n, 2 * keypoints)``; None with fewer than 10."""
+        if len(flat) < 10:
+            return None
+        mean = flat.mean(axis=0)
+        _, sing, vt = np.linalg.svd(flat - mean, full_matrices=False)
+        var = sing**2 / (len(flat) - 1)
+        share = np.cumsum(var) / max(var.sum(), 1e-12)
+        rank = int(min(np.searchsorted(share, explained) + 1, max(1, flat.shape[1] - 2)))
+        noise = float(var[rank:].mean()) if rank < len(var) else float(var[-1])
+        noise = max(noise, 1e-6)
+        comp = vt[:rank].T * np.sqrt(np.maximum(var[:rank] - noise, 1e-9))
+        return cls(
+            torch.as_tensor(mean, dtype=torch.float32),
+            torch.as_tensor(comp, dtype=torch.float32),
+            noise,
+            shift,
+        )
+
+    def estimate(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Posterior-mean configuration of every frame given its observed keypoints.
+
+        ``values`` is ``(batch, time, 2 * keypoints)``, ``mask`` ``(batch, time, keypoints)``.
+        """
+        mean = self.mean.to(values.dtype)
+        basis = self.components.to(values.dtype)
+        if self.shift:
+            move = torch.zeros(basis.shape[0], 2, dtype=values.dtype, device=values.device)
+            move[0::2, 0] = 1.0
+            move[1::2, 1] = 1.0
+            basis = torch.cat([basis, move], dim=1)
+        m2 = _mask2(mask).to(values.dtype)
+        resid = torch.nan_to_num(values - mean) * m2
+        gram = torch.einsum("btc,cr,cs->btrs", m2, basis, basis)
+        eye = torch.eye(basis.shape[1], dtype=values.dtype, device=values.device)
+        z = torch.linalg.solve(gram + self.noise * eye, (resid @ basis).unsqueeze(-1))
+        return mean + z.squeeze(-1) @ basis.T
+
+    def to(self, device) -> ShapeModel:
+        return replace(self, mean=self.mean.to(device), components=self.components.to(device))
+
+    def to_json(self) -> dict:
+        return {
+            "mean": self.mean.cpu().tolist(),
+            "components": self.components.cpu().tolist(),
+            "noise": self.noise,
+            "shift": self.shift,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> ShapeModel | None:
+        if d is None:
+            return None
+        return cls(
+            torch.tensor(d["mean"], dtype=torch.float32),
+            torch.tensor(d["components"], dtype=torch.float32),
+            float(d["noise"]),
+            bool(d["shift"]),
+        )
+
+
+@dataclass
 class Geometry:
     """What the model knows about bodies: scale, mean shape, whether to turn frames upright."""
 
     scale: float
     template: torch.Tensor  # (keypoints, 2): mean shape around the centre, in scale units
     rotate: bool = True
-    #: weight of the correction per gap-length group (see ``calibrate``); None means 1
+    #: blend weights per gap-length group and estimate (see ``calibrate``); None: network only
     blend: torch.Tensor | None = None
-    #: shape model in the body frame: mean (2 * keypoints,) and scaled components
-    #: (2 * keypoints, rank), so that shape = mean + components @ z with z ~ N(0, I)
-    shape_mean: torch.Tensor | None = None
-    shape_components: torch.Tensor | None = None
-    shape_noise: float = 1e-2
+    #: the upright body in the body frame, with a free shift (see ``inputs``)
+    shape: ShapeModel | None = None
+    #: keypoints in image coordinates divided by the scale: where the body parts are
+    placement: ShapeModel | None = None
 
     def to(self, device) -> Geometry:
         """A copy with every tensor on ``device``."""
-        moved = {
-            name: getattr(self, name).to(device) if getattr(self, name) is not None else None
-            for name in ("template", "blend", "shape_mean", "shape_components")
-        }
-        return replace(self, **moved)
+        return replace(
+            self,
+            template=self.template.to(device),
+            blend=None if self.blend is None else self.blend.to(device),
+            shape=None if self.shape is None else self.shape.to(device),
+            placement=None if self.placement is None else self.placement.to(device),
+        )
 
 
 def n_inputs(n_keypoints: int) -> int:
-    return 7 * n_keypoints + 3
+    return 9 * n_keypoints + 3
 
 
 def build_model(config: dict) -> TemporalConvNet:
@@ -81,11 +158,12 @@ class Inputs:
     gap: torch.Tensor  # long (batch, time, keypoints): gap length (0 when observed)
     cos: torch.Tensor  # (batch, time, 1): body orientation of each frame
     sin: torch.Tensor
-    shaped: torch.Tensor  # (batch, time, keypoints, 2): shape-model estimate in pixels
+    shaped: torch.Tensor  # (batch, time, keypoints, 2): body shape-model estimate, pixels
+    placed: torch.Tensor  # (batch, time, keypoints, 2): placement-model estimate, pixels
 
     def window(self, a: int, z: int) -> Inputs:
         """The frames ``a:z`` of every series."""
-        fields = ("features", "bridged", "gap", "cos", "sin", "shaped")
+        fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed")
         return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
 
 
@@ -97,11 +175,12 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     ``geo.rotate``, turned so that it best matches the mean shape (2-D
     Procrustes), so the network sees the body upright. Per keypoint the
     features are the two body-frame coordinates, the mask, the distances
-    to the previous and next observation and where the shape model puts the
-    keypoint given the keypoints observed in that frame (see
-    :func:`shape_estimate`); per frame, the centre's velocity (in the body
-    frame) and the turning angle. Keypoints never observed in a series sit
-    where the mean shape puts them.
+    to the previous and next observation, and where two shape models put the
+    keypoint given the keypoints observed in that frame: the body model
+    (upright body, free shift) and the placement model (image coordinates:
+    where body parts are, for animals that stay in place); per frame, the
+    centre's velocity (in the body frame) and the turning angle. Keypoints
+    never observed in a series sit where the mean shape puts them.
     """
     b, t, k, _ = xy.shape
     br = bridge(xy.reshape(b, t, 2 * k), _mask2(mask))
@@ -132,42 +211,26 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     before, after = br.distances()
     before = before[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
     after = after[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
-    guess = shape_estimate(body.reshape(b, t, 2 * k), mask, geo)
+    if geo.shape is not None:
+        guess = geo.shape.estimate(body.reshape(b, t, 2 * k), mask).reshape(b, t, k, 2)
+    else:
+        guess = template
+    shaped = centre[:, :, None] + geo.scale * _turn(guess, cos, sin)
+    if geo.placement is not None:
+        flat = (xy / geo.scale).reshape(b, t, 2 * k)
+        placed = geo.scale * geo.placement.estimate(flat, mask).reshape(b, t, k, 2)
+    else:
+        placed = shaped
+    placed_body = _turn((placed - centre[:, :, None]) / geo.scale, cos, -sin)
     feats = torch.cat(
         [
-            body.reshape(b, t, 2 * k), mask.to(lin.dtype), before, after, guess,
-            vel, turn[..., None],
+            body.reshape(b, t, 2 * k), mask.to(lin.dtype), before, after,
+            guess.reshape(b, t, 2 * k), placed_body.reshape(b, t, 2 * k), vel, turn[..., None],
         ],
         dim=-1,
     )  # fmt: skip
-    shaped = centre[:, :, None] + geo.scale * _turn(guess.reshape(b, t, k, 2), cos, sin)
-    return Inputs(feats, lin, br.gap_lengths()[..., ::2], cos[..., None], sin[..., None], shaped)
-
-
-def shape_estimate(body: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> torch.Tensor:
-    """Every keypoint as the shape model predicts it from the keypoints observed in the frame.
-
-    Probabilistic PCA in the body frame, plus a shift of the whole body (the
-    frame's centre comes from bridged keypoints, so it is off when some are
-    missing): the latent shape ``z`` and the shift of each frame are the
-    posterior mean given the observed coordinates (prior N(0, 1) in body-scale
-    units for both), and the estimate is ``mean + components @ z + shift``.
-    ``body`` is ``(batch, time, 2 * keypoints)``.
-    """
-    if geo.shape_components is None:
-        return torch.zeros_like(body)
-    mean = geo.shape_mean.to(body.dtype)
-    comp = geo.shape_components.to(body.dtype)  # (2k, r)
-    shift = torch.zeros(comp.shape[0], 2, dtype=body.dtype, device=body.device)
-    shift[0::2, 0] = 1.0
-    shift[1::2, 1] = 1.0
-    basis = torch.cat([comp, shift], dim=1)
-    m2 = _mask2(mask).to(body.dtype)
-    resid = (body - mean) * m2
-    gram = torch.einsum("btc,cr,cs->btrs", m2, basis, basis)
-    eye = torch.eye(basis.shape[1], dtype=body.dtype, device=body.device)
-    z = torch.linalg.solve(gram + geo.shape_noise * eye, (resid @ basis).unsqueeze(-1))
-    return mean + z.squeeze(-1) @ basis.T
+    gap = br.gap_lengths()[..., ::2]
+    return Inputs(feats, lin, gap, cos[..., None], sin[..., None], shaped, placed)
 
 
 def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
@@ -261,6 +324,7 @@ def geometry(
         frames = lin[np.isfinite(lin).all(axis=(-1, -2))]
     if len(frames) > 5000:
         frames = frames[np.random.default_rng(seed).choice(len(frames), 5000, replace=False)]
+    placement = ShapeModel.fit((frames / scale).reshape(len(frames), -1), shift=False)
     frames = (frames - frames.mean(axis=1, keepdims=True)) / scale
     if len(frames) == 0:
         return Geometry(scale, torch.zeros(xy.shape[-2:]), False)
@@ -276,26 +340,9 @@ def geometry(
         )
     else:
         template = frames.mean(axis=0)
-    geo = Geometry(scale, torch.as_tensor(template, dtype=torch.float32), bool(rotate))
-    _fit_shape_model(geo, frames.reshape(len(frames), -1))
-    return geo
-
-
-def _fit_shape_model(geo: Geometry, flat: np.ndarray, explained: float = 0.95) -> None:
-    """Probabilistic PCA of upright body-frame shapes ``(n, 2 * keypoints)``."""
-    if len(flat) < 10:
-        return
-    mean = flat.mean(axis=0)
-    _, sing, vt = np.linalg.svd(flat - mean, full_matrices=False)
-    var = sing**2 / (len(flat) - 1)
-    share = np.cumsum(var) / max(var.sum(), 1e-12)
-    rank = int(min(np.searchsorted(share, explained) + 1, max(1, flat.shape[1] - 2)))
-    noise = float(var[rank:].mean()) if rank < len(var) else float(var[-1])
-    noise = max(noise, 1e-6)
-    comp = vt[:rank].T * np.sqrt(np.maximum(var[:rank] - noise, 1e-9))
-    geo.shape_mean = torch.as_tensor(mean, dtype=torch.float32)
-    geo.shape_components = torch.as_tensor(comp, dtype=torch.float32)
-    geo.shape_noise = noise
+    shape = ShapeModel.fit(frames.reshape(len(frames), -1), shift=True)
+    template = torch.as_tensor(template, dtype=torch.float32)
+    return Geometry(scale, template, bool(rotate), shape=shape, placement=placement)
 
 
 @dataclass
@@ -377,19 +424,27 @@ def _group(gap: torch.Tensor) -> torch.Tensor:
     return (torch.bucketize(gap.clamp_min(1), edges, right=True) - 1).clamp(0, len(BLEND_EDGES) - 1)
 
 
-#: candidate blend weights (network correction, shape-model correction), summing to <= 1
+#: candidate blend weights (network, body model, placement model), each >= 0, summing to <= 1
 _GRID = torch.tensor(
-    [(i / 10, j / 10) for i in range(11) for j in range(11 - i)], dtype=torch.float64
+    [(i / 10, j / 10, m / 10) for i in range(11) for j in range(11 - i) for m in range(11 - i - j)],
+    dtype=torch.float64,
 )
 
 
+def _candidates(inp: Inputs, delta: torch.Tensor) -> list[torch.Tensor]:
+    """Corrections to the bridge proposed by the network and the two shape models."""
+    return [delta, inp.shaped - inp.bridged, inp.placed - inp.bridged]
+
+
 def blended(inp: Inputs, delta: torch.Tensor, blend: torch.Tensor | None) -> torch.Tensor:
-    """``bridge + a * network correction + b * (shape estimate - bridge)``, per gap-length group."""
+    """The bridge plus the weighted corrections of its gap-length group."""
     if blend is None:
         return inp.bridged + delta
-    weights = blend[_group(inp.gap)]  # (batch, time, keypoints, 2)
-    shape_delta = inp.shaped - inp.bridged
-    return inp.bridged + weights[..., :1] * delta + weights[..., 1:] * shape_delta
+    weights = blend[_group(inp.gap)]  # (batch, time, keypoints, 3)
+    out = inp.bridged
+    for i, d in enumerate(_candidates(inp, delta)):
+        out = out + weights[..., i : i + 1] * d
+    return out
 
 
 @torch.no_grad()
@@ -403,15 +458,15 @@ def calibrate(
     held_back: torch.Tensor | None = None,
     n_draws: int = 4,
 ) -> tuple[torch.Tensor, dict]:
-    """Blend weights per gap-length group, shape ``(groups, 2)``, and a report.
+    """Blend weights per gap-length group, shape ``(groups, 3)``, and a report.
 
-    Three estimates of a missing point are stacked: the linear bridge, the
-    bridge plus the network's correction, and the shape model's estimate from
-    the other keypoints of the frame. For each group of gap lengths the
-    weights ``(a, b)``, ``a, b >= 0`` and ``a + b <= 1`` on a grid of 0.1, in
-    ``bridge + a * correction + b * (shape - bridge)`` are those with the
-    smallest squared error on the held-back validation gaps (points the
-    network never saw), or without them on fresh occlusion draws. Where
+    Four estimates of a missing point are stacked: the linear bridge, the
+    bridge plus the network's correction, and the two shape models' estimates
+    from the other keypoints of the frame. For each group of gap lengths the
+    weights ``(a, b, c)``, each >= 0 and summing to at most 1 on a grid of
+    0.1, in ``bridge + a * correction + b * (body - bridge) + c * (placement
+    - bridge)`` are those with the smallest squared error on the held-back
+    validation gaps (points the network never saw), or without them on fresh occlusion draws. Where
     neither model beats the straight line (often 1-2 frame gaps), both
     weights are 0 and the result is linear interpolation. The report gives,
     per group, the number of points and the pixel RMSE of the bridge and of
@@ -419,8 +474,8 @@ def calibrate(
     """
     net.eval()
     n_groups = len(BLEND_EDGES)
-    gram = torch.zeros(n_groups, 2, 2, dtype=torch.float64, device=xy.device)
-    cross = torch.zeros(n_groups, 2, dtype=torch.float64, device=xy.device)
+    gram = torch.zeros(n_groups, 3, 3, dtype=torch.float64, device=xy.device)
+    cross = torch.zeros(n_groups, 3, dtype=torch.float64, device=xy.device)
     base = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     count = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     draws = [held_back] if held_back is not None else [None] * n_draws
@@ -428,15 +483,14 @@ def calibrate(
         if hidden is None:
             hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
         inp = inputs(xy, mask & ~hidden, geo)
-        d1 = (geo.scale * corrections(net, inp))[hidden].double()
-        d2 = (inp.shaped - inp.bridged)[hidden].double()
+        cands = [d[hidden].double() for d in _candidates(inp, geo.scale * corrections(net, inp))]
         r = (torch.nan_to_num(xy) - inp.bridged)[hidden].double()
         groups = _group(inp.gap)[hidden]
         base.index_add_(0, groups, (r * r).sum(-1))
         count.index_add_(0, groups, torch.ones_like(groups, dtype=torch.float64))
-        for i, di in enumerate((d1, d2)):
+        for i, di in enumerate(cands):
             cross[:, i].index_add_(0, groups, (di * r).sum(-1))
-            for j, dj in enumerate((d1, d2)):
+            for j, dj in enumerate(cands):
                 gram[:, i, j].index_add_(0, groups, (di * dj).sum(-1))
     grid = _GRID.to(xy.device)
     # error change of each candidate: w' G w - 2 w' h (the constant r'r is the same for all)
@@ -581,8 +635,8 @@ def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[i
     history["calibration"] = report
     weights = geo.blend.tolist()
     history["blend"] = {
-        f"{e}+": {"network": round(a, 2), "shape": round(b, 2)}
-        for e, (a, b) in zip(BLEND_EDGES, weights, strict=True)
+        f"{e}+": {"network": round(a, 2), "body": round(b, 2), "placement": round(c, 2)}
+        for e, (a, b, c) in zip(BLEND_EDGES, weights, strict=True)
     }
     return net, geo, history
 
