@@ -33,7 +33,7 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/tabular.py --quick
 
-# the keypoint repair benchmark (see benchmarks/keypoints.py); about 10 minutes with the shared data
+# the keypoint repair benchmark (see benchmarks/keypoints.py); about 20 minutes with the shared data
 bench-keypoints: $(STAMP)
 	$(BIN)/python benchmarks/keypoints.py
 
