@@ -21,7 +21,7 @@ import torch
 
 from aeimpute.corruption import gaussian_noise, hide_runs
 from aeimpute.nn import TemporalConvNet
-from aeimpute.temporal import bridge
+from aeimpute.temporal import bridge, hermite
 from aeimpute.training import optimise
 
 #: gap distances are fed to the network as min(distance, HORIZON) / HORIZON
@@ -160,10 +160,11 @@ class Inputs:
     sin: torch.Tensor
     shaped: torch.Tensor  # (batch, time, keypoints, 2): body shape-model estimate, pixels
     placed: torch.Tensor  # (batch, time, keypoints, 2): placement-model estimate, pixels
+    cubic: torch.Tensor  # (batch, time, keypoints, 2): cubic Hermite bridges, pixels
 
     def window(self, a: int, z: int) -> Inputs:
         """The frames ``a:z`` of every series."""
-        fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed")
+        fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed", "cubic")
         return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
 
 
@@ -230,7 +231,10 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
         dim=-1,
     )  # fmt: skip
     gap = br.gap_lengths()[..., ::2]
-    return Inputs(feats, lin, gap, cos[..., None], sin[..., None], shaped, placed)
+    flat_xy = xy.reshape(b, t, 2 * k)
+    cubic = hermite(flat_xy, _mask2(mask), br).reshape(b, t, k, 2)
+    cubic = torch.where(torch.isfinite(cubic), cubic, lin)
+    return Inputs(feats, lin, gap, cos[..., None], sin[..., None], shaped, placed, cubic)
 
 
 def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
@@ -424,23 +428,32 @@ def _group(gap: torch.Tensor) -> torch.Tensor:
     return (torch.bucketize(gap.clamp_min(1), edges, right=True) - 1).clamp(0, len(BLEND_EDGES) - 1)
 
 
-#: candidate blend weights (network, body model, placement model), each >= 0, summing to <= 1
-_GRID = torch.tensor(
-    [(i / 10, j / 10, m / 10) for i in range(11) for j in range(11 - i) for m in range(11 - i - j)],
-    dtype=torch.float64,
-)
+#: stacked candidates: network, body model, placement model, cubic bridge
+N_CANDIDATES = 4
+
+
+def _simplex(n: int, budget: int = 10, steps: int = 10) -> list[tuple[float, ...]]:
+    """Weight vectors of length ``n`` on a 1/steps grid, each >= 0, summing to <= budget/steps."""
+    if n == 0:
+        return [()]
+    return [
+        (i / steps, *rest) for i in range(budget + 1) for rest in _simplex(n - 1, budget - i, steps)
+    ]
+
+
+_GRID = torch.tensor(_simplex(N_CANDIDATES), dtype=torch.float64)
 
 
 def _candidates(inp: Inputs, delta: torch.Tensor) -> list[torch.Tensor]:
-    """Corrections to the bridge proposed by the network and the two shape models."""
-    return [delta, inp.shaped - inp.bridged, inp.placed - inp.bridged]
+    """Corrections to the bridge: network, body model, placement model, cubic bridge."""
+    return [delta, inp.shaped - inp.bridged, inp.placed - inp.bridged, inp.cubic - inp.bridged]
 
 
 def blended(inp: Inputs, delta: torch.Tensor, blend: torch.Tensor | None) -> torch.Tensor:
     """The bridge plus the weighted corrections of its gap-length group."""
     if blend is None:
         return inp.bridged + delta
-    weights = blend[_group(inp.gap)]  # (batch, time, keypoints, 3)
+    weights = blend[_group(inp.gap)]  # (batch, time, keypoints, N_CANDIDATES)
     out = inp.bridged
     for i, d in enumerate(_candidates(inp, delta)):
         out = out + weights[..., i : i + 1] * d
@@ -458,14 +471,15 @@ def calibrate(
     held_back: torch.Tensor | None = None,
     n_draws: int = 4,
 ) -> tuple[torch.Tensor, dict]:
-    """Blend weights per gap-length group, shape ``(groups, 3)``, and a report.
+    """Blend weights per gap-length group, shape ``(groups, 4)``, and a report.
 
-    Four estimates of a missing point are stacked: the linear bridge, the
-    bridge plus the network's correction, and the two shape models' estimates
-    from the other keypoints of the frame. For each group of gap lengths the
-    weights ``(a, b, c)``, each >= 0 and summing to at most 1 on a grid of
-    0.1, in ``bridge + a * correction + b * (body - bridge) + c * (placement
-    - bridge)`` are those with the smallest squared error on the held-back
+    Five estimates of a missing point are stacked: the linear bridge, the
+    bridge plus the network's correction, the two shape models' estimates
+    from the other keypoints of the frame, and a cubic Hermite bridge. For
+    each group of gap lengths the weights ``(a, b, c, d)``, each >= 0 and
+    summing to at most 1 on a grid of 0.1, in ``bridge + a * correction +
+    b * (body - bridge) + c * (placement - bridge) + d * (cubic - bridge)``
+    are those with the smallest squared error on the held-back
     validation gaps (points the network never saw), or without them on fresh occlusion draws. Where
     neither model beats the straight line (often 1-2 frame gaps), both
     weights are 0 and the result is linear interpolation. The report gives,
@@ -474,8 +488,8 @@ def calibrate(
     """
     net.eval()
     n_groups = len(BLEND_EDGES)
-    gram = torch.zeros(n_groups, 3, 3, dtype=torch.float64, device=xy.device)
-    cross = torch.zeros(n_groups, 3, dtype=torch.float64, device=xy.device)
+    gram = torch.zeros(n_groups, N_CANDIDATES, N_CANDIDATES, dtype=torch.float64, device=xy.device)
+    cross = torch.zeros(n_groups, N_CANDIDATES, dtype=torch.float64, device=xy.device)
     base = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     count = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     draws = [held_back] if held_back is not None else [None] * n_draws
@@ -634,9 +648,10 @@ def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[i
         geo.blend, report = calibrate(net, xy, mask, geo, config, generator, val)
     history["calibration"] = report
     weights = geo.blend.tolist()
+    names = ("network", "body", "placement", "cubic")
     history["blend"] = {
-        f"{e}+": {"network": round(a, 2), "body": round(b, 2), "placement": round(c, 2)}
-        for e, (a, b, c) in zip(BLEND_EDGES, weights, strict=True)
+        f"{e}+": {n: round(w, 2) for n, w in zip(names, ws, strict=True)}
+        for e, ws in zip(BLEND_EDGES, weights, strict=True)
     }
     return net, geo, history
 
