@@ -7,6 +7,7 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -155,13 +156,8 @@ def optimise(
     model: torch.nn.Module,
     step_loss: Callable[[int], torch.Tensor],
     validate: Callable[[], float] | None,
+    config: Any,
     *,
-    max_steps: int,
-    learning_rate: float,
-    weight_decay: float,
-    patience: int,
-    eval_every: int,
-    verbose: bool,
     desc: str,
     diverged_hint: str,
 ) -> dict:
@@ -178,6 +174,10 @@ def optimise(
     validate : callable or None
         Returns the validation loss (called under ``no_grad`` with the model
         in eval mode); None trains for ``max_steps``.
+    config : object
+        With ``max_steps``, ``learning_rate``, ``weight_decay``, ``patience``,
+        ``eval_every`` and ``verbose`` (a :class:`TrainConfig` or the keypoint
+        model's ``FitConfig``).
     diverged_hint : str
         What to try, appended to the error when the loss stops being finite.
 
@@ -187,12 +187,15 @@ def optimise(
         ``train_loss``, ``val_loss`` ((step, loss) pairs), ``steps``,
         ``best_step``, ``best_val_loss``.
     """
-    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    max_steps, patience, eval_every = config.max_steps, config.patience, config.eval_every
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, max_steps))
     best = {"loss": math.inf, "step": 0, "state": None}
     history: dict = {"train_loss": [], "val_loss": [], "steps": 0}
     progress = None
-    if verbose:
+    if config.verbose:
         from tqdm.auto import tqdm
 
         progress = tqdm(total=max_steps, desc=desc, leave=False)
@@ -288,12 +291,7 @@ def train(
         model,
         step_loss,
         validate if has_val else None,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        patience=config.patience,
-        eval_every=config.eval_every,
-        verbose=config.verbose,
+        config,
         desc="aeimpute fit",
         diverged_hint="try a smaller learning_rate, check the data for extreme values or "
         "outliers, or rescale the columns",

@@ -569,12 +569,7 @@ def fit(
         net,
         step_loss,
         validate if val is not None else None,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        patience=config.patience,
-        eval_every=config.eval_every,
-        verbose=config.verbose,
+        config,
         desc="aeimpute keypoints",
         diverged_hint="try a smaller learning_rate or check the coordinates for extreme values",
     )
