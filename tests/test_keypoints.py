@@ -283,6 +283,15 @@ def test_low_confidence_points_are_repaired_and_max_gap_is_respected(poses):
     assert np.array_equal(out[conf >= 0.5], xy[conf >= 0.5], equal_nan=True)
 
 
+def test_a_keypoint_an_individual_never_shows_stays_missing(poses):
+    xy = poses.copy()
+    xy[:, 1, 4] = np.nan  # individual 1 never shows keypoint 4; individual 0 does
+    xy[40:45, 1, 0] = np.nan
+    out = KeypointImputer(**FAST).fit_transform(xy)
+    assert np.isnan(out[:, 1, 4]).all()
+    assert not np.isnan(out[40:45, 1, 0]).any() and not np.isnan(out[:, 0]).any()
+
+
 def test_repair_in_chunks_equals_one_pass(poses):
     from aeimpute.keypoints import _engine
 

@@ -338,7 +338,8 @@ class KeypointImputer(BaseEstimator):
         ndarray or PoseData
             Same shape and kind as ``xy``. Observed points are returned
             unchanged; repaired points hold the model's estimate. Points stay
-            NaN in gaps longer than ``max_gap`` and in individuals that have
+            NaN in gaps longer than ``max_gap``, for a keypoint an individual
+            never shows in the whole recording, and in individuals that have
             no observed point at all (with a warning). A PoseData comes back
             with ``imputed`` marking the repaired points.
         """
@@ -363,7 +364,10 @@ class KeypointImputer(BaseEstimator):
         from aeimpute.keypoints import _engine
 
         pred, gap = _engine.predict_estimator(self, arr, observed)
-        fill = ~observed & ~empty[None, :, None]
+        # a keypoint an individual never shows is absent (e.g. DeepLabCut's unique body parts
+        # under the individual "single"), not occluded: it is left missing
+        present = observed.any(axis=0)
+        fill = ~observed & present[None]
         if self.max_gap is not None:
             fill &= gap <= self.max_gap
         out = np.where(observed[..., None], arr, np.nan)
