@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(rows)
     text = (
         "# Stacking probe (issue 5)\n\n"
-        f"Run with {tabular.machine()}; 20% MCAR masks of the suite, seeds {args.seeds}; RMSE on "
+        f"Run on {tabular.machine()}; 20% MCAR masks of the suite, seeds {args.seeds}; RMSE on "
         "the hidden cells (min-max scaled). See the script's docstring for the protocol.\n\n"
         + _markdown(table)
     )
