@@ -299,9 +299,10 @@ def test_repair_in_chunks_equals_one_pass(poses):
     imp = KeypointImputer(**FAST).fit(damaged)
     obs = np.isfinite(damaged).all(-1)
     xy, mask = _engine._series(damaged, obs, "cpu")
-    whole = _engine.repair(imp._net, xy, mask, imp._geometry, chunk=10_000)
-    parts = _engine.repair(imp._net, xy, mask, imp._geometry, chunk=37)
+    whole, gap_whole = _engine.repair(imp._net, xy, mask, imp._geometry, chunk=10_000)
+    parts, gap_parts = _engine.repair(imp._net, xy, mask, imp._geometry, chunk=37)
     torch.testing.assert_close(whole, parts, rtol=1e-4, atol=1e-3)
+    assert torch.equal(gap_whole, gap_parts)
 
 
 def test_blend_weights_are_recorded_between_zero_and_one(poses):

@@ -4,11 +4,10 @@ Imported lazily so that ``import aeimpute`` does not import torch.
 
 Every series (one individual's track) is a tensor ``(time, keypoints, 2)``
 with a boolean mask ``(time, keypoints)``. The network sees, frame by frame,
-the keypoints bridged linearly over their gaps, expressed relative to the
-frame's centre in units of the body scale, the mask, how far each point is
-from its previous and next observation, and the centre's velocity. It
-predicts a correction to the linear bridge, so an untrained network equals
-linear interpolation.
+the keypoints bridged linearly over their gaps in the body frame (see
+:func:`inputs`) and predicts a correction to the linear bridge, so an
+untrained network equals linear interpolation; :func:`calibrate` then stacks
+that correction with shape-model and cubic-bridge estimates.
 """
 
 from __future__ import annotations
@@ -153,7 +152,7 @@ def _turn(p: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
 class Inputs:
     """Network inputs of a batch of series and what is needed to map outputs back."""
 
-    features: torch.Tensor  # (batch, time, 7 * keypoints + 3)
+    features: torch.Tensor  # (batch, time, n_inputs(keypoints))
     bridged: torch.Tensor  # (batch, time, keypoints, 2) linear bridges in pixels
     gap: torch.Tensor  # long (batch, time, keypoints): gap length (0 when observed)
     cos: torch.Tensor  # (batch, time, 1): body orientation of each frame
@@ -266,12 +265,16 @@ def weighted_loss(pred, target, hidden, gap, scale) -> torch.Tensor:
     return (err * weight).sum() / weight.sum().clamp_min(1e-12)
 
 
-def _procrustes_mean(frames: np.ndarray, n_iter: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def _procrustes_mean(
+    frames: np.ndarray, n_iter: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean shape of centred frames ``(n, keypoints, 2)`` after turning each onto it.
 
-    Returns the mean shape and each frame's angle relative to it.
+    Returns the mean shape, each frame's angle relative to it and the frames
+    turned upright by those angles.
     """
     template = frames[0]
+    upright = frames
     angle = np.zeros(len(frames))
     for _ in range(n_iter):
         dot = (template[None] * frames).sum((1, 2))
@@ -284,7 +287,7 @@ def _procrustes_mean(frames: np.ndarray, n_iter: int = 5) -> tuple[np.ndarray, n
         )
         template = upright.mean(axis=0)
         template -= template.mean(axis=0)
-    return template, angle
+    return template, angle, upright
 
 
 #: ``rotate="auto"`` turns frames upright when the body's heading spreads more than this
@@ -332,16 +335,12 @@ def geometry(
     frames = (frames - frames.mean(axis=1, keepdims=True)) / scale
     if len(frames) == 0:
         return Geometry(scale, torch.zeros(xy.shape[-2:]), False)
-    template, angle = _procrustes_mean(frames)
+    template, angle, upright = _procrustes_mean(frames)
     if rotate == "auto":
         resultant = float(np.abs(np.mean(np.exp(1j * angle))))
         rotate = bool(np.sqrt(-2 * np.log(max(resultant, 1e-12))) > TURNING)
     if rotate:
-        c, s_ = np.cos(angle)[:, None], np.sin(angle)[:, None]
-        frames = np.stack(
-            [c * frames[..., 0] + s_ * frames[..., 1], -s_ * frames[..., 0] + c * frames[..., 1]],
-            -1,
-        )
+        frames = upright
     else:
         template = frames.mean(axis=0)
     shape = ShapeModel.fit(frames.reshape(len(frames), -1), shift=True)
@@ -366,13 +365,14 @@ class FitConfig:
     verbose: bool = False
 
 
-def _corrupt(mask, config: FitConfig, generator):
+def _corrupt(mask, config: FitConfig, generator, dropout: float | None = None):
+    """The training corruption of ``config`` (``dropout`` overrides its point dropout)."""
     return hide_runs(
         mask,
         generator,
         gap_range=config.gap_range,
         block_probability=config.block_probability,
-        dropout=config.dropout,
+        dropout=config.dropout if dropout is None else dropout,
     )
 
 
@@ -384,13 +384,7 @@ def occlusions_by_window(
     w = config.window
     n_chunks = n_time // w
     chunks = mask[:, : n_chunks * w].reshape(n_series * n_chunks, w, n_kp)
-    drawn = hide_runs(
-        chunks,
-        generator,
-        gap_range=config.gap_range,
-        block_probability=config.block_probability,
-        dropout=dropout,
-    )
+    drawn = _corrupt(chunks, config, generator, dropout)
     hidden = torch.zeros_like(mask)
     hidden[:, : n_chunks * w] = drawn.reshape(n_series, n_chunks * w, n_kp)
     return hidden
@@ -479,9 +473,9 @@ def calibrate(
     each group of gap lengths the weights ``(a, b, c, d)``, each >= 0 and
     summing to at most 1 on a grid of 0.1, in ``bridge + a * correction +
     b * (body - bridge) + c * (placement - bridge) + d * (cubic - bridge)``
-    are those with the smallest squared error on the held-back
-    validation gaps (points the network never saw), or without them on fresh occlusion draws. Where
-    neither model beats the straight line (often 1-2 frame gaps), both
+    are those with the smallest squared error on the held-back validation
+    gaps (points the network never saw), or without them on fresh occlusion
+    draws. Where nothing beats the straight line (often 1-2 frame gaps), all
     weights are 0 and the result is linear interpolation. The report gives,
     per group, the number of points and the pixel RMSE of the bridge and of
     the blend on those points.
@@ -584,8 +578,8 @@ def repair(
     mask: torch.Tensor,
     geo: Geometry,
     chunk: int = 16384,
-) -> torch.Tensor:
-    """Predictions for every point of series ``xy`` (series, time, keypoints, 2).
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predictions for every point of series ``xy`` (series, time, keypoints, 2), and gap lengths.
 
     Long series run in chunks with enough overlap that the result equals a
     single pass over the whole series.
@@ -600,7 +594,7 @@ def repair(
         a, z = max(0, lo - halo), min(n_time, hi + halo)
         delta = geo.scale * corrections(net, inp.window(a, z))[:, lo - a : hi - a]
         out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend)
-    return out
+    return out, inp.gap
 
 
 def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -658,8 +652,7 @@ def predict_estimator(est, arr: np.ndarray, observed: np.ndarray) -> tuple[np.nd
     device = torch.device(est.device_)
     with _session(est):
         xy, mask = _series(arr, observed, device)
-        pred = repair(est._net, xy, mask, est._geometry)
-        gap = bridge(xy[..., 0], mask).gap_lengths()
+        pred, gap = repair(est._net, xy, mask, est._geometry)
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
         gap.cpu().numpy().transpose(1, 0, 2),

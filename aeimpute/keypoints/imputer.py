@@ -310,9 +310,19 @@ class KeypointImputer(BaseEstimator):
         self._net, self._geometry, self.history_ = _engine.fit_estimator(
             self, arr, observed, gap_range
         )
-        self.scale_ = float(self._geometry.scale)
-        self.rotated_ = bool(self._geometry.rotate)
         return self
+
+    @property
+    def scale_(self) -> float:
+        """Body scale in pixels (median spread of the keypoints around their centre)."""
+        self._check_fitted()
+        return float(self._geometry.scale)
+
+    @property
+    def rotated_(self) -> bool:
+        """Whether frames are turned upright (see ``rotate``)."""
+        self._check_fitted()
+        return bool(self._geometry.rotate)
 
     # ----------------------------------------------------------- transform
     def _check_fitted(self) -> None:
@@ -370,11 +380,8 @@ class KeypointImputer(BaseEstimator):
         fill = ~observed & present[None]
         if self.max_gap is not None:
             fill &= gap <= self.max_gap
-        out = np.where(observed[..., None], arr, np.nan)
-        out = np.where(fill[..., None], pred, out)
-        # low-confidence points that are not filled keep their coordinates
-        keep_low = ~observed & ~fill & np.isfinite(arr).all(-1)
-        out[keep_low] = arr[keep_low]
+        # everything not filled keeps its coordinates (low-confidence points left alone included)
+        out = np.where(fill[..., None], pred, arr)
         if pose is not None:
             return pose.with_xy(out, imputed=fill)
         return out[:, 0] if flat else out
