@@ -17,13 +17,12 @@ import io
 import json
 import os
 import pickle
-import tempfile
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from aeimpute._files import atomic_path
 from aeimpute._version import __version__
 from aeimpute.schema import ColumnSpec, Layout, decode_label, encode_label
 
@@ -40,6 +39,10 @@ def _major_minor(version: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+#: estimator parameters that are tuples (JSON stores them as lists)
+_TUPLE_PARAMS = ("mask_rate", "gap_range")
+
+
 def _encode_params(params: dict) -> dict:
     out = dict(params)
     rs = out.get("random_state")
@@ -47,8 +50,9 @@ def _encode_params(params: dict) -> dict:
         out["random_state"] = None  # the drawn seed is saved separately
     if out.get("column_kinds") is not None:
         out["column_kinds"] = [[encode_label(k), v] for k, v in out["column_kinds"].items()]
-    if out.get("mask_rate") is not None:
-        out["mask_rate"] = list(out["mask_rate"])
+    for name in _TUPLE_PARAMS:
+        if out.get(name) is not None:
+            out[name] = list(out[name])
     return out
 
 
@@ -56,8 +60,9 @@ def _decode_params(params: dict) -> dict:
     out = dict(params)
     if out.get("column_kinds") is not None:
         out["column_kinds"] = {decode_label(k): v for k, v in out["column_kinds"]}
-    if out.get("mask_rate") is not None:
-        out["mask_rate"] = tuple(out["mask_rate"])
+    for name in _TUPLE_PARAMS:
+        if out.get(name) is not None:
+            out[name] = tuple(out[name])
     return out
 
 
@@ -83,18 +88,12 @@ def _write(path: str | os.PathLike, meta: dict, weights: bytes) -> None:
         **meta,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("meta.json", json.dumps(meta, indent=1, allow_nan=False))
-            zf.writestr("weights.pt", weights)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with (
+        atomic_path(path) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+    ):
+        zf.writestr("meta.json", json.dumps(meta, indent=1, allow_nan=False))
+        zf.writestr("weights.pt", weights)
 
 
 def save(est: Any, path: str | os.PathLike) -> None:
@@ -204,10 +203,7 @@ def _state_dict(weights: bytes) -> dict:
 
 def save_keypoint_imputer(est: Any, path: str | os.PathLike) -> None:
     """Write an :class:`aeimpute.KeypointImputer` to ``path``."""
-    params = dict(est.get_params(deep=False))
-    if isinstance(params.get("random_state"), np.random.RandomState):
-        params["random_state"] = None
-    params["gap_range"] = list(params["gap_range"])
+    params = _encode_params(est.get_params(deep=False))
     geo = est._geometry
     meta = {
         "estimator": "KeypointImputer",
@@ -236,9 +232,7 @@ def load_keypoint_imputer(cls: type, path: str | os.PathLike) -> Any:
 
     meta, weights = _read(path, "KeypointImputer")
     try:
-        params = dict(meta["params"])
-        params["gap_range"] = tuple(params["gap_range"])
-        est = cls(**params)
+        est = cls(**_decode_params(meta["params"]))
         state = _state_dict(weights)
         device = _resolve_device(est.device)
         est.device_ = str(device)
@@ -260,8 +254,6 @@ def load_keypoint_imputer(cls: type, path: str | os.PathLike) -> Any:
             _engine.ShapeModel.from_json(meta["shape"]),
             _engine.ShapeModel.from_json(meta["placement"]),
         ).to(device)
-        est.scale_ = float(meta["scale"])
-        est.rotated_ = bool(meta["rotate"])
         net = _engine.build_model(est.model_config_)
         net.load_state_dict({n[len("net.") :]: t for n, t in state.items() if n.startswith("net.")})
         est._net = net.to(device).eval()

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from aeimpute._files import atomic_path
 
 __all__ = [
     "PoseData",
@@ -155,19 +154,6 @@ class PoseData:
                         raise ValueError(f"column {(ind, kp, coord)} is missing")
                     xy[:, a, b, c] = frame[(ind, kp, coord)].to_numpy(dtype=float, na_value=np.nan)
         return cls(xy, keypoint_names=kps, individual_names=inds, **kwargs)
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[str]:
-    """Yield a temporary name next to ``path``; rename it onto ``path`` on success."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _need(module: str, what: str) -> Any:
@@ -350,11 +336,11 @@ def write_dlc(
     frame = _dlc_frame(pose, imputed_confidence)
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        with _atomic(p) as tmp:
+        with atomic_path(p) as tmp:
             frame.to_csv(tmp)
     elif suffix in (".h5", ".hdf5"):
         _need("tables", "writing DeepLabCut H5")
-        with _atomic(p) as tmp:
+        with atomic_path(p) as tmp:
             frame.to_hdf(tmp, key=_DLC_H5_KEY, mode="w", format="table")
     else:
         raise ValueError(f"{p}: DeepLabCut files end in .csv or .h5, not '{p.suffix}'")
@@ -470,7 +456,7 @@ def write_sleap(pose: PoseData, path: str | os.PathLike) -> None:
     p = Path(path)
     tracks = np.transpose(pose.xy, (1, 3, 2, 0))  # (tracks, xy, nodes, frames)
     occupancy = np.isfinite(pose.xy).all(-1).any(-1).astype(np.uint8)  # (frames, tracks)
-    with _atomic(p) as tmp, h5py.File(tmp, "w") as fh:
+    with atomic_path(p) as tmp, h5py.File(tmp, "w") as fh:
         fh.create_dataset("tracks", data=tracks, compression="gzip")
         if pose.confidence is not None:
             fh.create_dataset(
@@ -485,10 +471,6 @@ def write_sleap(pose: PoseData, path: str | os.PathLike) -> None:
 
 # ---------------------------------------------------------------- dispatch
 
-_READERS: dict[str, Callable[[str | os.PathLike], PoseData]] = {
-    ".csv": read_dlc,
-}
-
 
 def read_pose(path: str | os.PathLike) -> PoseData:
     """Read any supported pose file, telling DeepLabCut and SLEAP H5 apart by content.
@@ -498,8 +480,8 @@ def read_pose(path: str | os.PathLike) -> PoseData:
     """
     p = _existing(path)
     suffix = p.suffix.lower()
-    if suffix in _READERS:
-        return _READERS[suffix](p)
+    if suffix == ".csv":
+        return read_dlc(p)
     if suffix in (".h5", ".hdf5"):
         h5py = _need("h5py", "reading H5 pose files")
         try:
