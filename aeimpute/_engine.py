@@ -13,14 +13,16 @@ import numpy as np
 import torch
 
 from aeimpute.corruption import hide_cells
-from aeimpute.nn import DenoisingAutoencoder
+from aeimpute.nn import DenoisingAutoencoder, TemporalDenoiser
 from aeimpute.training import (
     Heads,
     TrainConfig,
     expand_mask,
     split_validation,
+    split_validation_runs,
     torch_threads,
     train,
+    train_temporal,
 )
 
 
@@ -35,7 +37,11 @@ def _session(est: Any, seed: int | None = None) -> Iterator[None]:
         yield
 
 
-def build_model(config: dict) -> DenoisingAutoencoder:
+def build_model(config: dict) -> DenoisingAutoencoder | TemporalDenoiser:
+    """The network described by ``config`` (an estimator's ``model_config_``)."""
+    config = dict(config)
+    if config.pop("kind", "rows") == "temporal":
+        return TemporalDenoiser(**config)
     return DenoisingAutoencoder(**config)
 
 
@@ -63,7 +69,10 @@ def fit_models(
         validation_fraction=est.validation_fraction,
         patience=est.patience,
         verbose=est.verbose,
+        channel_rate=est.channel_rate if est.channel_masking_ else 0.0,
     )
+    temporal = est.model_config_.get("kind") == "temporal"
+    channel_of_feature = est.channel_of_feature_
     models, histories = [], []
     sq_err = np.zeros(layout.n_encoded)
     count = np.zeros(layout.n_encoded)
@@ -73,8 +82,21 @@ def fit_models(
         with _session(est, seed):
             model = build_model(est.model_config_).to(device)
             gen = torch.Generator(device=device).manual_seed(seed)
-            val = split_validation(observed, est.validation_fraction, np.random.default_rng(seed))
-            hist = train(model, z, observed, val, heads, foe, config, gen, device)
+            rng = np.random.default_rng(seed)
+            if temporal:
+                window = est.window
+                val = split_validation_runs(
+                    observed, est.validation_fraction, rng, channel_of_feature, (1, window // 2)
+                )
+                hist = train_temporal(
+                    model, z, observed, val, heads, foe, config, gen, device,
+                    channel_of_feature, window,
+                )  # fmt: skip
+            else:
+                val = split_validation(observed, est.validation_fraction, rng)
+                hist = train(
+                    model, z, observed, val, heads, foe, config, gen, device, channel_of_feature
+                )
             if not val.any():  # estimate the error scale on a fresh hide pass instead
                 val = observed & (np.random.default_rng(seed + 1).random(observed.shape) < 0.2)
             pred = _raw(model, z, observed & ~val, foe, device)
@@ -99,6 +121,8 @@ def fit_models(
 def _raw(model, z, observed, foe, device, latent=False, batch_size=8192) -> np.ndarray:
     model.eval()
     foe_t = torch.as_tensor(foe, dtype=torch.long, device=device)
+    if isinstance(model, TemporalDenoiser):  # one series: the rows are not independent
+        batch_size = max(1, z.shape[0])
     outs = []
     for start in range(0, z.shape[0], batch_size):
         x = torch.as_tensor(z[start : start + batch_size], dtype=torch.float32, device=device)

@@ -141,3 +141,92 @@ def hide_runs(
     if dropout > 0:
         hidden |= torch.rand(observed.shape, generator=generator, device=dev) < dropout
     return hidden & observed
+
+
+def hide_channels(
+    observed: torch.Tensor,
+    channel_of_feature: torch.Tensor,
+    n_channels: int,
+    probability: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Hide whole channels in some rows, as when a sensor drops out.
+
+    Each row hides each channel independently with ``probability`` (all of
+    the channel's observed cells at once).
+
+    Parameters
+    ----------
+    observed : bool tensor (n_rows, n_features)
+    channel_of_feature : long tensor (n_features,)
+        Channel number of each feature, ``0 .. n_channels - 1``.
+    n_channels : int
+    probability : float
+    generator : torch.Generator
+
+    Returns
+    -------
+    bool tensor (n_rows, n_features)
+        The cells hidden by this draw (a subset of ``observed``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> obs = torch.ones(1000, 3, dtype=torch.bool)
+    >>> hidden = hide_channels(obs, torch.tensor([0, 0, 1]), 2, 0.5, g)
+    >>> bool((hidden[:, 0] == hidden[:, 1]).all())
+    True
+    """
+    n = observed.shape[0]
+    dev = observed.device
+    off = torch.rand(n, n_channels, generator=generator, device=dev) < probability
+    return off[:, channel_of_feature] & observed
+
+
+def hide_channel_runs(
+    observed: torch.Tensor,
+    channel_of_feature: torch.Tensor,
+    n_channels: int,
+    probability: float,
+    run_range: tuple[int, int],
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Hide whole channels for runs of consecutive rows (sensor outages over time).
+
+    In each series, each channel is switched off with ``probability`` for
+    one run of consecutive rows, its length log-uniform in ``run_range``.
+
+    Parameters
+    ----------
+    observed : bool tensor (batch, time, n_features)
+    channel_of_feature : long tensor (n_features,)
+    n_channels : int
+    probability : float
+    run_range : (int, int)
+        Shortest and longest run, in rows (capped at the series length).
+    generator : torch.Generator
+
+    Returns
+    -------
+    bool tensor (batch, time, n_features)
+        The cells hidden by this draw (a subset of ``observed``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> obs = torch.ones(8, 100, 3, dtype=torch.bool)
+    >>> hidden = hide_channel_runs(obs, torch.tensor([0, 0, 1]), 2, 1.0, (5, 20), g)
+    >>> bool((hidden[..., 0] == hidden[..., 1]).all()), bool(hidden[..., 2].any())
+    (True, True)
+    """
+    n_batch, n_time, _ = observed.shape
+    dev = observed.device
+    low = max(1, min(run_range[0], n_time))
+    high = max(low, min(run_range[1], n_time))
+    lengths = _log_uniform_int((n_batch, n_channels), low, high, generator, dev)
+    runs = _runs(n_batch, n_time, lengths, generator, dev)  # (batch, channels, time)
+    active = torch.rand(n_batch, n_channels, generator=generator, device=dev) < probability
+    off = runs & active[..., None]
+    return off[:, channel_of_feature, :].transpose(1, 2) & observed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -40,6 +41,13 @@ _CONSTRAINTS = {
     "validation_fraction": v.real_in(0, 0.5, "left"),
     "patience": v.int_in(1),
     "column_kinds": (lambda d: d is None or isinstance(d, dict), "None or a dict {column: kind}"),
+    "channels": (
+        lambda c: c is None or c == "columns" or isinstance(c, dict),
+        "None, 'columns' or a dict {channel name: [columns]}",
+    ),
+    "channel_rate": v.real_in(0, 1, "right"),
+    "temporal": v.one_of("auto", True, False),
+    "window": v.int_in(8, 1_000_000),
     "all_missing": v.one_of("error", "keep"),
     "clip": v.one_of(True, False),
     "random_state": (
@@ -85,7 +93,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     max_steps : int, default=1000
         Maximum number of optimisation steps per network.
     batch_size : int, default=512
-        Rows per step (all rows when the table is smaller).
+        Rows per step (all rows when the table is smaller). With temporal
+        context, each step draws ``max(1, batch_size // 32)`` windows.
     learning_rate : float, default=5e-3
         Peak AdamW learning rate (warm-up then cosine decay).
     weight_decay : float, default=1e-4
@@ -104,6 +113,29 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         skipped when it would hold back fewer than 100 cells.
     patience : int, default=400
         Stop when the validation error has not improved for this many steps.
+    channels : dict {name: [columns]}, "columns" or None
+        Columns that come from the same sensor or source and tend to go
+        missing together (a fused multi-channel matrix). Training then also
+        hides whole channels (see ``channel_rate``), so the model learns to
+        rebuild one source from the others. ``None`` takes the first level
+        of a two-level :class:`pandas.MultiIndex` of columns as the channel,
+        and otherwise makes each column its own channel; columns left out of
+        the dict are channels of their own.
+    channel_rate : float, default=0.3
+        Probability with which training hides each channel of a row (or,
+        with temporal context, of a window, for a run of rows). Used when
+        some channel has several columns or with temporal context.
+    temporal : {"auto", True, False}, default="auto"
+        Treat the rows as a time series and give the model a window of
+        neighbouring rows as context (a dilated temporal convolution over
+        the rows, with each column bridged linearly over its gaps). "auto"
+        turns it on for a DataFrame with a monotonic increasing
+        :class:`pandas.DatetimeIndex`. With ``True`` the row order is taken
+        as the time order.
+    window : int, default=256
+        Rows of context with temporal context: the length of the training
+        windows and the receptive field of the network. ``n_blocks``,
+        ``latent_dim`` and ``refine`` apply to the row-wise model only.
     column_kinds : dict, optional
         ``{column: kind}`` to override detected column kinds, where kind is
         ``"numeric"``, ``"integer"``, ``"binary"``, ``"categorical"`` or
@@ -134,6 +166,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Column labels seen in fit, in order.
     schema_ : list of ColumnSpec
         Detected kind, dtype, categories and range of each column.
+    channels_ : list of (name, list of columns)
+        The channels used, every column in exactly one.
+    temporal_ : bool
+        Whether the model uses temporal context.
     history_ : list of dict
         Training history of each network (losses, best step).
 
@@ -172,6 +208,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         visible_weight: float = 0.1,
         validation_fraction: float = 0.05,
         patience: int = 400,
+        channels: dict | str | None = None,
+        channel_rate: float = 0.3,
+        temporal: str | bool = "auto",
+        window: int = 256,
         column_kinds: dict | None = None,
         all_missing: str = "error",
         clip: bool = True,
@@ -195,6 +235,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self.visible_weight = visible_weight
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.channels = channels
+        self.channel_rate = channel_rate
+        self.temporal = temporal
+        self.window = window
         self.column_kinds = column_kinds
         self.all_missing = all_missing
         self.clip = clip
@@ -236,6 +280,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             )
             for c in all_na:
                 column_kinds[c] = "passthrough"
+        temporal = _use_temporal(self.temporal, df)
         specs = infer_schema(df, column_kinds)
         layout = Layout(specs)
         if layout.n_features == 0:
@@ -253,19 +298,33 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self._layout = layout
         self._scaler = scaler
         p_enc = layout.n_encoded
-        width = self.hidden_width or int(min(256, max(128, 4 * p_enc)))
-        self.model_config_ = {
-            "n_encoded": p_enc,
-            "n_features": layout.n_features,
-            "width": width,
-            "latent_dim": self.latent_dim or max(1, width // 2),
-            "n_blocks": self.n_blocks,
-            "feature_of_encoded": layout.feature_of_encoded().tolist(),
-            "refine": self.refine,
-        }
+        foe = layout.feature_of_encoded().tolist()
+        if temporal:
+            self.model_config_ = {
+                "kind": "temporal",
+                "n_encoded": p_enc,
+                "n_features": layout.n_features,
+                "width": self.hidden_width or 64,
+                "n_blocks": max(1, math.ceil(math.log2(self.window)) - 1),
+                "feature_of_encoded": foe,
+                "horizon": self.window,
+            }
+        else:
+            width = self.hidden_width or int(min(256, max(128, 4 * p_enc)))
+            self.model_config_ = {
+                "n_encoded": p_enc,
+                "n_features": layout.n_features,
+                "width": width,
+                "latent_dim": self.latent_dim or max(1, width // 2),
+                "n_blocks": self.n_blocks,
+                "feature_of_encoded": foe,
+                "refine": self.refine,
+            }
+        self._set_channels(df.columns)
         from aeimpute import _engine
 
-        keep = observed.any(axis=1)
+        # a time series keeps every row (their positions are the time axis)
+        keep = np.ones(len(df), dtype=bool) if temporal else observed.any(axis=1)
         z = np.nan_to_num(scaler.transform(values[keep]), nan=0.0)
         self._models, self.history_, self.residual_scale_ = _engine.fit_models(
             self, z, observed[keep], device
@@ -395,6 +454,29 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         return load(cls, path)
 
     # ------------------------------------------------------------ helpers
+    @property
+    def temporal_(self) -> bool:
+        self._check_fitted()
+        return self.model_config_.get("kind") == "temporal"
+
+    def _set_channels(self, columns: Any) -> None:
+        """Resolve ``channels`` against the fitted columns (also used by ``load``)."""
+        from aeimpute.channels import channel_codes, resolve_channels
+
+        self.channels_ = resolve_channels(columns, self.channels)
+        codes = channel_codes(columns, self.channels_)
+        modelled = codes[self._layout.modelled]
+        _, self.channel_of_feature_ = np.unique(modelled, return_inverse=True)
+        self.channel_masking_ = self.model_config_.get("kind") == "temporal" or any(
+            len(cols) > 1 for _, cols in self.channels_
+        )
+
+    def _prepare(self, X: Any) -> tuple[pd.DataFrame, str, list | None]:
+        df, kind, order = super()._prepare(X)
+        if self.temporal_:
+            _check_time_order(df)
+        return df, kind, order
+
     def _encode(
         self, df: pd.DataFrame, warn: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -410,6 +492,29 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             )
         z = np.nan_to_num(self._scaler.transform(values), nan=0.0)
         return z, observed, na
+
+
+def _check_time_order(df: pd.DataFrame) -> None:
+    if isinstance(df.index, pd.DatetimeIndex) and not df.index.is_monotonic_increasing:
+        raise ValueError(
+            "the rows are used as a time series (temporal context) but the DatetimeIndex is "
+            "not sorted increasing; sort the frame by time (df.sort_index()) first"
+        )
+
+
+def _use_temporal(option: str | bool, df: pd.DataFrame) -> bool:
+    """Resolve ``temporal="auto"``: on for a monotonic increasing DatetimeIndex."""
+    if option == "auto":
+        index = df.index
+        return (
+            isinstance(index, pd.DatetimeIndex)
+            and len(index) > 1
+            and index.is_monotonic_increasing
+            and not index.hasnans
+        )
+    if option:
+        _check_time_order(df)
+    return bool(option)
 
 
 def _resolve_device(device: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -169,6 +171,109 @@ class TemporalConvNet(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, time, in_channels) -> (batch, time, width): the features before the output."""
+        return self.norm(self.blocks(self.inp(x)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, time, in_channels) -> (batch, time, out_channels)."""
-        return self.out(self.norm(self.blocks(self.inp(x))))
+        return self.out(self.hidden(x))
+
+
+class TemporalDenoiser(nn.Module):
+    """Mask-aware denoiser for a time-ordered table (rows are time steps).
+
+    Each row's input is its zero-filled values and mask, as in
+    :class:`DenoisingAutoencoder`, plus what the neighbouring rows say:
+    every column bridged linearly over its gaps (:func:`aeimpute.temporal.bridge`)
+    and the log distance to the previous and the next observation. A
+    dilated temporal convolution (:class:`TemporalConvNet`) mixes the
+    columns of a row and the rows of a window; a linear skip path maps the
+    inputs straight to the outputs, so "copy the bridge" or "a linear
+    function of the other sensors" are easy to learn.
+
+    Inputs are ``(batch, time, n_encoded)`` values and ``(batch, time,
+    n_features)`` masks, or 2-D ``(time, ...)`` tensors for one series.
+
+    Parameters
+    ----------
+    n_encoded, n_features : int
+        Encoded columns and modelled columns (the mask width).
+    width : int
+        Hidden channels of the temporal network.
+    n_blocks : int
+        Dilated blocks; the network sees ``receptive_field(n_blocks)`` rows.
+    feature_of_encoded : list of int
+        Modelled feature of each encoded column.
+    horizon : int
+        Distances to the nearest observation are capped at this many rows.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = TemporalDenoiser(3, 3, width=8, n_blocks=2, feature_of_encoded=[0, 1, 2], horizon=16)
+    >>> x, m = torch.zeros(50, 3), torch.ones(50, 3, dtype=torch.bool)
+    >>> net(x, m).shape, net.encode(x, m).shape
+    (torch.Size([50, 3]), torch.Size([50, 8]))
+    """
+
+    #: rows per piece when a long series is run in pieces
+    chunk = 16384
+
+    def __init__(
+        self,
+        n_encoded: int,
+        n_features: int,
+        width: int,
+        n_blocks: int,
+        feature_of_encoded: list[int],
+        horizon: int,
+    ) -> None:
+        super().__init__()
+        self.register_buffer(
+            "foe", torch.as_tensor(feature_of_encoded, dtype=torch.long), persistent=False
+        )
+        self.horizon = int(horizon)
+        self.reach = receptive_field(n_blocks) // 2
+        in_dim = 4 * n_encoded + n_features
+        self.net = TemporalConvNet(in_dim, n_encoded, width, n_blocks)
+        self.skip = nn.Linear(in_dim, n_encoded)
+
+    def _features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        from aeimpute.temporal import bridge
+
+        m = mask[..., self.foe]
+        br = bridge(x, m)
+        before, after = br.distances()
+        scale = math.log1p(self.horizon)
+        near = [torch.log1p(d.clamp(max=self.horizon).to(x.dtype)) / scale for d in (before, after)]
+        filled = torch.nan_to_num(br.filled, nan=0.0)
+        return torch.cat([x, mask.to(x.dtype), filled, *near], dim=-1)
+
+    def _run(self, x: torch.Tensor, mask: torch.Tensor, latent: bool) -> torch.Tensor:
+        single = x.dim() == 2
+        if single:
+            x, mask = x.unsqueeze(0), mask.unsqueeze(0)
+        f = self._features(x, mask)
+
+        def head(part: torch.Tensor) -> torch.Tensor:
+            return self.net.hidden(part) if latent else self.net(part) + self.skip(part)
+
+        n_time = f.shape[1]
+        if n_time <= 2 * self.chunk:
+            out = head(f)
+        else:  # long series: chunks with a margin of the receptive field give the same result
+            parts = []
+            for start in range(0, n_time, self.chunk):
+                lo, hi = max(0, start - self.reach), min(n_time, start + self.chunk + self.reach)
+                part = head(f[:, lo:hi])
+                parts.append(part[:, start - lo : start - lo + min(self.chunk, n_time - start)])
+            out = torch.cat(parts, dim=1)
+        return out.squeeze(0) if single else out
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per-row hidden features of the temporal network."""
+        return self._run(x, mask, latent=True)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self._run(x, mask, latent=False)

@@ -50,6 +50,13 @@ def _encode_params(params: dict) -> dict:
         out["random_state"] = None  # the drawn seed is saved separately
     if out.get("column_kinds") is not None:
         out["column_kinds"] = [[encode_label(k), v] for k, v in out["column_kinds"].items()]
+    if isinstance(out.get("channels"), dict):
+        out["channels"] = {
+            "groups": [
+                [encode_label(k), [encode_label(c) for c in cols]]
+                for k, cols in out["channels"].items()
+            ]
+        }
     for name in _TUPLE_PARAMS:
         if out.get(name) is not None:
             out[name] = list(out[name])
@@ -60,6 +67,9 @@ def _decode_params(params: dict) -> dict:
     out = dict(params)
     if out.get("column_kinds") is not None:
         out["column_kinds"] = {decode_label(k): v for k, v in out["column_kinds"]}
+    if isinstance(out.get("channels"), dict):
+        groups = out["channels"]["groups"]
+        out["channels"] = {decode_label(k): [decode_label(c) for c in cols] for k, cols in groups}
     for name in _TUPLE_PARAMS:
         if out.get(name) is not None:
             out[name] = tuple(out[name])
@@ -173,6 +183,7 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         est._scaler = ObservedScaler.from_json(meta["scaler"])
         est._remember_input([decode_label(c) for c in meta["columns"]], meta["input_kind"])
         est.model_config_ = dict(meta["model_config"])
+        est._set_channels(est.columns_)
         est.seed_ = int(meta["seed"])
         est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
         est.history_ = meta["history"]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aeimpute.corruption import gaussian_noise, hide_cells
+from aeimpute.corruption import gaussian_noise, hide_cells, hide_channel_runs, hide_channels
 from aeimpute.nn import DenoisingAutoencoder
 
 
@@ -36,6 +36,7 @@ class TrainConfig:
     patience: int
     eval_every: int = 25
     verbose: bool = False
+    channel_rate: float = 0.0
 
 
 class Heads:
@@ -249,6 +250,7 @@ def train(
     config: TrainConfig,
     generator: torch.Generator,
     device: torch.device,
+    channel_of_feature: np.ndarray | None = None,
 ) -> dict:
     """Train ``model`` in place and return a history dict.
 
@@ -260,6 +262,9 @@ def train(
     validation : bool ndarray (n_rows, n_features)
         Observed cells held back: hidden from the input and left out of the
         training loss; their error drives early stopping.
+    channel_of_feature : int ndarray (n_features,), optional
+        Channel number of each feature; with ``config.channel_rate > 0``
+        whole channels are also hidden in some rows.
     """
     x_all = torch.as_tensor(values, dtype=torch.float32, device=device)
     train_obs = torch.as_tensor(observed & ~validation, device=device)
@@ -271,11 +276,14 @@ def train(
     val_rows = torch.nonzero(val_cells.any(dim=1)).flatten()
     low, high = config.mask_rate
     batches = _batches(n, batch, generator)
+    by_channel, n_channels = _channel_index(channel_of_feature, config, device)
 
     def step_loss(step: int) -> torch.Tensor:
         idx = next(batches).to(device)
         x, obs = x_all[idx], train_obs[idx]
         hidden = hide_cells(obs, low, high, generator)
+        if by_channel is not None:
+            hidden |= hide_channels(obs, by_channel, n_channels, config.channel_rate, generator)
         visible = obs & ~hidden
         vis_enc = expand_mask(visible, foe)
         noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
@@ -293,6 +301,117 @@ def train(
         validate if has_val else None,
         config,
         desc="aeimpute fit",
+        diverged_hint="try a smaller learning_rate, check the data for extreme values or "
+        "outliers, or rescale the columns",
+    )
+
+
+def _channel_index(
+    channel_of_feature: np.ndarray | None, config: TrainConfig, device: torch.device
+) -> tuple[torch.Tensor | None, int]:
+    if channel_of_feature is None or config.channel_rate <= 0:
+        return None, 0
+    codes = torch.as_tensor(channel_of_feature, dtype=torch.long, device=device)
+    return codes, int(codes.max()) + 1
+
+
+def split_validation_runs(
+    observed: np.ndarray,
+    fraction: float,
+    rng: np.random.Generator,
+    channel_of_feature: np.ndarray,
+    run_range: tuple[int, int],
+    min_cells: int = 100,
+) -> np.ndarray:
+    """Hold back cells of a time-ordered table: half single cells, half channel outages.
+
+    The outages are runs of consecutive rows in which all of a channel's
+    observed cells are held back, so that early stopping judges the model
+    on the kind of gap it is trained to fill.
+    """
+    val = np.zeros_like(observed)
+    n = observed.shape[0]
+    if fraction <= 0 or observed.sum() * fraction < min_cells:
+        return val
+    val = observed & (rng.random(observed.shape) < fraction / 2)
+    low, high = run_range
+    high = max(low, min(high, n))
+    for k in range(int(channel_of_feature.max()) + 1):
+        cols = np.flatnonzero(channel_of_feature == k)
+        rows = np.zeros(n, dtype=bool)
+        target = fraction / 2 * n
+        while rows.sum() < target:
+            length = int(rng.integers(low, high + 1))
+            start = int(rng.integers(0, max(1, n - length + 1)))
+            rows[start : start + length] = True
+        val[np.ix_(rows, cols)] |= observed[np.ix_(rows, cols)]
+    return val
+
+
+def train_temporal(
+    model: torch.nn.Module,
+    values: np.ndarray,
+    observed: np.ndarray,
+    validation: np.ndarray,
+    heads: Heads,
+    feature_of_encoded: np.ndarray,
+    config: TrainConfig,
+    generator: torch.Generator,
+    device: torch.device,
+    channel_of_feature: np.ndarray,
+    window: int,
+) -> dict:
+    """Train a :class:`~aeimpute.nn.TemporalDenoiser` on windows of a time-ordered table.
+
+    Every step draws ``max(1, batch_size // 32)`` windows of ``window``
+    consecutive rows. Corruption: random cells as in :func:`train`
+    (``mask_rate``), plus, per window, each channel switched off with
+    probability ``channel_rate`` for one run of rows (log-uniform length up
+    to the window). Validation runs the model over the whole table.
+    """
+    x_all = torch.as_tensor(values, dtype=torch.float32, device=device)
+    train_obs = torch.as_tensor(observed & ~validation, device=device)
+    val_cells = torch.as_tensor(validation, device=device)
+    foe = torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device)
+    codes = torch.as_tensor(channel_of_feature, dtype=torch.long, device=device)
+    n_channels = int(codes.max()) + 1
+    n, n_feat = train_obs.shape
+    length = min(window, n)
+    n_windows = max(1, config.batch_size // 32)
+    offsets = torch.arange(length, device=device)
+    low, high = config.mask_rate
+    has_val = bool(val_cells.any())
+    x_val_in = torch.where(expand_mask(train_obs, foe), x_all, torch.zeros_like(x_all))
+
+    def step_loss(step: int) -> torch.Tensor:
+        starts = torch.randint(
+            0, n - length + 1, (n_windows, 1), generator=generator, device=device
+        )
+        idx = starts + offsets
+        x, obs = x_all[idx], train_obs[idx]
+        hidden = hide_cells(obs.reshape(-1, n_feat), low, high, generator).view(obs.shape)
+        if config.channel_rate > 0:
+            hidden |= hide_channel_runs(
+                obs, codes, n_channels, config.channel_rate, (1, length), generator
+            )
+        visible = obs & ~hidden
+        noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
+        x_in = torch.where(visible[..., foe], x + noise, torch.zeros_like(x))
+        out = model(x_in, visible)
+        losses = heads.cell_losses(out.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]))
+        weight = (hidden.float() + config.visible_weight * visible.float()).reshape(-1, n_feat)
+        return (losses * weight).sum() / weight.sum().clamp_min(1.0)
+
+    def validate() -> float:
+        losses = heads.cell_losses(model(x_val_in, train_obs), x_all)
+        return float((losses * val_cells).sum() / val_cells.sum().clamp_min(1))
+
+    return optimise(
+        model,
+        step_loss,
+        validate if has_val else None,
+        config,
+        desc="aeimpute fit (temporal)",
         diverged_hint="try a smaller learning_rate, check the data for extreme values or "
         "outliers, or rescale the columns",
     )
