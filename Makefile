@@ -9,7 +9,7 @@ STAMP := $(VENV)/.aeimpute-installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench bench-quick bench-keypoints clean
+.PHONY: demo test lint bench bench-quick bench-keypoints bench-fusion clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench-quick: $(STAMP)
 # the keypoint repair benchmark (see benchmarks/keypoints.py); about 20 minutes with the shared data
 bench-keypoints: $(STAMP)
 	$(BIN)/python benchmarks/keypoints.py
+
+# the fused multi-channel benchmark on UCI Air Quality (see benchmarks/fusion.py); about 40 minutes
+bench-fusion: $(STAMP)
+	$(BIN)/python benchmarks/fusion.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check aeimpute tests examples benchmarks

@@ -308,6 +308,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
                 "n_blocks": max(1, math.ceil(math.log2(self.window)) - 1),
                 "feature_of_encoded": foe,
                 "horizon": self.window,
+                "numeric": layout.heads()["numeric"],
             }
         else:
             width = self.hidden_width or int(min(256, max(128, 4 * p_enc)))
@@ -483,7 +484,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         values, observed = encode(df, self._layout)
         na = np.column_stack([df.iloc[:, i].isna().to_numpy() for i in self._layout.modelled])
         empty = ~observed.any(axis=1)
-        if warn and empty.any():
+        if warn and empty.any() and not self.temporal_:  # temporal: filled from neighbours
             warnings.warn(
                 f"{int(empty.sum())} row(s) have no observed value; they are filled from "
                 "what the model learned about typical rows",

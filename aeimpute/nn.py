@@ -186,11 +186,13 @@ class TemporalDenoiser(nn.Module):
     Each row's input is its zero-filled values and mask, as in
     :class:`DenoisingAutoencoder`, plus what the neighbouring rows say:
     every column bridged linearly over its gaps (:func:`aeimpute.temporal.bridge`)
-    and the log distance to the previous and the next observation. A
+    and the log distance to the previous and the next observation. The
+    output of a numeric column is its bridge plus a learned correction; a
     dilated temporal convolution (:class:`TemporalConvNet`) mixes the
-    columns of a row and the rows of a window; a linear skip path maps the
-    inputs straight to the outputs, so "copy the bridge" or "a linear
-    function of the other sensors" are easy to learn.
+    columns of a row and the rows of a window, and a linear skip path maps
+    the inputs straight to the outputs, so "a linear function of the other
+    sensors" is easy to learn. Both start at zero: an untrained network
+    predicts the linear bridge.
 
     Inputs are ``(batch, time, n_encoded)`` values and ``(batch, time,
     n_features)`` masks, or 2-D ``(time, ...)`` tensors for one series.
@@ -207,6 +209,10 @@ class TemporalDenoiser(nn.Module):
         Modelled feature of each encoded column.
     horizon : int
         Distances to the nearest observation are capped at this many rows.
+    numeric : list of int, optional
+        Encoded columns whose output is bridge + correction (the others,
+        binary and categorical logits, are the correction alone). Default:
+        all.
 
     Examples
     --------
@@ -228,8 +234,13 @@ class TemporalDenoiser(nn.Module):
         n_blocks: int,
         feature_of_encoded: list[int],
         horizon: int,
+        numeric: list[int] | None = None,
     ) -> None:
         super().__init__()
+        base = torch.zeros(n_encoded)
+        base[numeric if numeric is not None else slice(None)] = 1.0
+        self.register_buffer("base", base, persistent=False)
+        self.n_encoded, self.n_features = n_encoded, n_features
         self.register_buffer(
             "foe", torch.as_tensor(feature_of_encoded, dtype=torch.long), persistent=False
         )
@@ -238,6 +249,8 @@ class TemporalDenoiser(nn.Module):
         in_dim = 4 * n_encoded + n_features
         self.net = TemporalConvNet(in_dim, n_encoded, width, n_blocks)
         self.skip = nn.Linear(in_dim, n_encoded)
+        nn.init.zeros_(self.skip.weight)
+        nn.init.zeros_(self.skip.bias)
 
     def _features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         from aeimpute.temporal import bridge
@@ -257,7 +270,11 @@ class TemporalDenoiser(nn.Module):
         f = self._features(x, mask)
 
         def head(part: torch.Tensor) -> torch.Tensor:
-            return self.net.hidden(part) if latent else self.net(part) + self.skip(part)
+            if latent:
+                return self.net.hidden(part)
+            start = self.n_encoded + self.n_features  # features: x, mask, bridge, ...
+            bridged = part[..., start : start + self.n_encoded]
+            return bridged * self.base + self.net(part) + self.skip(part)
 
         n_time = f.shape[1]
         if n_time <= 2 * self.chunk:

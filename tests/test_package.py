@@ -21,4 +21,10 @@ def test_import_is_light_and_has_no_side_effects():
 
 def test_version_and_public_api():
     assert aeimpute.__version__.count(".") == 2
-    assert aeimpute.__all__ == ["Imputer", "KeypointImputer", "__version__"]
+    assert aeimpute.__all__ == [
+        "Imputer",
+        "KeypointImputer",
+        "__version__",
+        "missing_indicators",
+        "report",
+    ]
