@@ -180,6 +180,10 @@ class TemporalConvNet(nn.Module):
         return self.out(self.hidden(x))
 
 
+#: initial gate logit: an untrained TemporalDenoiser trusts the bridge (sigmoid(4) = 0.98)
+GATE_OPEN = 4.0
+
+
 class TemporalDenoiser(nn.Module):
     """Mask-aware denoiser for a time-ordered table (rows are time steps).
 
@@ -187,12 +191,14 @@ class TemporalDenoiser(nn.Module):
     :class:`DenoisingAutoencoder`, plus what the neighbouring rows say:
     every column bridged linearly over its gaps (:func:`aeimpute.temporal.bridge`)
     and the log distance to the previous and the next observation. The
-    output of a numeric column is its bridge plus a learned correction; a
+    output of a numeric column is its bridge, weighted by a learned gate
+    (how far to trust the bridge here: less inside a long outage), plus a
+    learned correction; a
     dilated temporal convolution (:class:`TemporalConvNet`) mixes the
     columns of a row and the rows of a window, and a linear skip path maps
     the inputs straight to the outputs, so "a linear function of the other
-    sensors" is easy to learn. Both start at zero: an untrained network
-    predicts the linear bridge.
+    sensors" is easy to learn. Correction and skip start at zero and the
+    gate open: an untrained network predicts (nearly) the linear bridge.
 
     Inputs are ``(batch, time, n_encoded)`` values and ``(batch, time,
     n_features)`` masks, or 2-D ``(time, ...)`` tensors for one series.
@@ -247,7 +253,8 @@ class TemporalDenoiser(nn.Module):
         self.horizon = int(horizon)
         self.reach = receptive_field(n_blocks) // 2
         in_dim = 4 * n_encoded + n_features
-        self.net = TemporalConvNet(in_dim, n_encoded, width, n_blocks)
+        # outputs: a correction and a gate on the bridge per encoded column
+        self.net = TemporalConvNet(in_dim, 2 * n_encoded, width, n_blocks)
         self.skip = nn.Linear(in_dim, n_encoded)
         nn.init.zeros_(self.skip.weight)
         nn.init.zeros_(self.skip.bias)
@@ -274,7 +281,9 @@ class TemporalDenoiser(nn.Module):
                 return self.net.hidden(part)
             start = self.n_encoded + self.n_features  # features: x, mask, bridge, ...
             bridged = part[..., start : start + self.n_encoded]
-            return bridged * self.base + self.net(part) + self.skip(part)
+            correction, gate = self.net(part).split(self.n_encoded, dim=-1)
+            trust = torch.sigmoid(gate + GATE_OPEN) * self.base
+            return trust * bridged + correction + self.skip(part)
 
         n_time = f.shape[1]
         if n_time <= 2 * self.chunk:

@@ -367,7 +367,9 @@ def train_temporal(
     consecutive rows. Corruption: random cells as in :func:`train`
     (``mask_rate``), plus, per window, each channel switched off with
     probability ``channel_rate`` for one run of rows (log-uniform length up
-    to the window). Validation runs the model over the whole table.
+    to the window); when channels group several columns, each column also
+    goes out on its own in the same way. Validation runs the model over the
+    whole table.
     """
     x_all = torch.as_tensor(values, dtype=torch.float32, device=device)
     train_obs = torch.as_tensor(observed & ~validation, device=device)
@@ -376,6 +378,8 @@ def train_temporal(
     codes = torch.as_tensor(channel_of_feature, dtype=torch.long, device=device)
     n_channels = int(codes.max()) + 1
     n, n_feat = train_obs.shape
+    grouped = n_channels < n_feat
+    columns = torch.arange(n_feat, device=device)
     length = min(window, n)
     n_windows = max(1, config.batch_size // 32)
     offsets = torch.arange(length, device=device)
@@ -394,6 +398,10 @@ def train_temporal(
             hidden |= hide_channel_runs(
                 obs, codes, n_channels, config.channel_rate, (1, length), generator
             )
+            if grouped:  # single columns go out for runs too, not only whole channels
+                hidden |= hide_channel_runs(
+                    obs, columns, n_feat, config.channel_rate, (1, length), generator
+                )
         visible = obs & ~hidden
         noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
         x_in = torch.where(visible[..., foe], x + noise, torch.zeros_like(x))

@@ -122,18 +122,13 @@ def downstream(X: pd.DataFrame, y: pd.Series, train: np.ndarray, test: np.ndarra
     return float(np.sqrt(np.mean((model.predict(X[test]) - y[test]) ** 2)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    from aeimpute.channels import missing_indicators, report
+def compare(df: pd.DataFrame, steps: int | None = None, seed: int = 0, echo: bool = True):
+    """Downstream CO error after each preprocessing; returns (table, test hours, incomplete)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steps", type=int, default=None, help="Imputer max_steps (default: its own)")
-    args = p.parse_args(argv)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    df = load()
-    X, channels = fused_inputs(df)
-    print("Missingness of the fused inputs per channel:")
-    print(report(X, channels).round(3).to_string(), "\n", flush=True)
+    from aeimpute import missing_indicators
 
+    X, channels = fused_inputs(df, seed)
     y = df[TARGET].to_numpy()
     labelled = ~np.isnan(y)
     cut = int(0.6 * len(X))
@@ -141,28 +136,41 @@ def main(argv: list[str] | None = None) -> int:
     train, test = labelled & (position < cut), labelled & (position >= cut)
     indicators = missing_indicators(X, channels, by="channel")
 
-    rows = []
+    # dropping: train on complete rows; a test row with holes gets the training mean
     complete = X.notna().all(axis=1).to_numpy()
-    filled = X.fillna(X[train].mean())  # rows the model cannot take get the training mean
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     fit_rows = train & complete
     model = HistGradientBoostingRegressor(random_state=0).fit(X[fit_rows], y[fit_rows])
-    pred = np.where(complete[test], model.predict(filled[test]), y[fit_rows].mean())
-    rows.append(("drop incomplete rows", float(np.sqrt(np.mean((pred - y[test]) ** 2))), None, 0.0))
-    for name, fill in strategies(channels, args.steps).items():
+    pred = np.where(complete[test], model.predict(X.fillna(0.0)[test]), y[fit_rows].mean())
+    rows = [("drop incomplete rows", float(np.sqrt(np.mean((pred - y[test]) ** 2))), np.nan, 0.0)]
+    for name, fill in strategies(channels, steps, seed).items():
         t0 = time.perf_counter()
         Xf = fill(X)
         seconds = time.perf_counter() - t0
         plain = downstream(Xf.to_numpy(), y, train, test)
         with_mask = downstream(pd.concat([Xf, indicators], axis=1).to_numpy(), y, train, test)
         rows.append((name, plain, with_mask, seconds))
-        print(f"{name:28s} RMSE {plain:.3f}  with indicators {with_mask:.3f}  ({seconds:.1f} s)",
-              flush=True)  # fmt: skip
-
+        if echo:
+            print(f"{name:28s} RMSE {plain:.3f}  with indicators {with_mask:.3f}  "
+                  f"({seconds:.1f} s)", flush=True)  # fmt: skip
     table = pd.DataFrame(rows, columns=["preprocessing", "RMSE", "RMSE + indicators", "seconds"])
-    print(f"\nCO(GT) test RMSE (mg/m^3), {int(test.sum())} test hours, "
-          f"{int((~complete[test]).sum())} of them with incomplete inputs:")  # fmt: skip
+    return table, int(test.sum()), int((~complete[test]).sum())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from aeimpute import report
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--steps", type=int, default=None, help="Imputer max_steps (default: its own)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the outages and the imputers")
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    df = load()
+    X, channels = fused_inputs(df, args.seed)
+    print("Missingness of the fused inputs per channel:")
+    print(report(X, channels).round(3).to_string(), "\n", flush=True)
+    table, n_test, n_incomplete = compare(df, args.steps, args.seed)
+    print(f"\nCO(GT) test RMSE (mg/m^3), {n_test} test hours, "
+          f"{n_incomplete} of them with incomplete inputs:")  # fmt: skip
     print(table.round(3).to_string(index=False))
     return 0
 

@@ -294,6 +294,8 @@ def test_fusion_benchmark_runs_and_reports(tmp_path):
     observed = df.iloc[:500, sensors].notna().to_numpy()
     # whole channel hidden at once (where it was observed)
     assert ((hidden == hidden.any(axis=1, keepdims=True)) | ~observed).all()
+    table = bench.downstream(df.iloc[:800], [0], steps=5)
+    assert "| drop incomplete rows |" in table and "| aeimpute |" in table
 
 
 def test_fusion_example_runs(capsys):
