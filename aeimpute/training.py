@@ -240,6 +240,28 @@ def optimise(
     return history
 
 
+_DIVERGED_HINT = (
+    "try a smaller learning_rate, check the data for extreme values or outliers, "
+    "or rescale the columns"
+)
+
+
+def _tensors(
+    values: np.ndarray,
+    observed: np.ndarray,
+    validation: np.ndarray,
+    feature_of_encoded: np.ndarray,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Values, training mask (held-back cells removed), held-back cells, encoded->feature index."""
+    return (
+        torch.as_tensor(values, dtype=torch.float32, device=device),
+        torch.as_tensor(observed & ~validation, device=device),
+        torch.as_tensor(validation, device=device),
+        torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device),
+    )
+
+
 def train(
     model: DenoisingAutoencoder,
     values: np.ndarray,
@@ -266,10 +288,9 @@ def train(
         Channel number of each feature; with ``config.channel_rate > 0``
         whole channels are also hidden in some rows.
     """
-    x_all = torch.as_tensor(values, dtype=torch.float32, device=device)
-    train_obs = torch.as_tensor(observed & ~validation, device=device)
-    val_cells = torch.as_tensor(validation, device=device)
-    foe = torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device)
+    x_all, train_obs, val_cells, foe = _tensors(
+        values, observed, validation, feature_of_encoded, device
+    )
     n = x_all.shape[0]
     batch = min(config.batch_size, n)
     has_val = bool(val_cells.any())
@@ -301,8 +322,7 @@ def train(
         validate if has_val else None,
         config,
         desc="aeimpute fit",
-        diverged_hint="try a smaller learning_rate, check the data for extreme values or "
-        "outliers, or rescale the columns",
+        diverged_hint=_DIVERGED_HINT,
     )
 
 
@@ -371,10 +391,9 @@ def train_temporal(
     goes out on its own in the same way. Validation runs the model over the
     whole table.
     """
-    x_all = torch.as_tensor(values, dtype=torch.float32, device=device)
-    train_obs = torch.as_tensor(observed & ~validation, device=device)
-    val_cells = torch.as_tensor(validation, device=device)
-    foe = torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device)
+    x_all, train_obs, val_cells, foe = _tensors(
+        values, observed, validation, feature_of_encoded, device
+    )
     codes = torch.as_tensor(channel_of_feature, dtype=torch.long, device=device)
     n_channels = int(codes.max()) + 1
     n, n_feat = train_obs.shape
@@ -420,8 +439,7 @@ def train_temporal(
         validate if has_val else None,
         config,
         desc="aeimpute fit (temporal)",
-        diverged_hint="try a smaller learning_rate, check the data for extreme values or "
-        "outliers, or rescale the columns",
+        diverged_hint=_DIVERGED_HINT,
     )
 
 
