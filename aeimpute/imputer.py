@@ -74,7 +74,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     ----------
     hidden_width : int, optional
         Width of the hidden layers. Default: ``max(128, 4 * p)`` capped at
-        256, where ``p`` is the number of encoded columns.
+        256, where ``p`` is the number of encoded columns; 64 for the
+        temporal model.
     latent_dim : int, optional
         Size of the latent code returned by :meth:`encode`. Default: half
         the hidden width.
@@ -123,8 +124,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         the dict are channels of their own.
     channel_rate : float, default=0.3
         Probability with which training hides each channel of a row (or,
-        with temporal context, of a window, for a run of rows). Used when
-        some channel has several columns or with temporal context.
+        with temporal context, of a window, for a run of rows; there each
+        column of a several-column channel also goes out on its own with
+        this probability). Used when some channel has several columns or
+        with temporal context.
     temporal : {"auto", True, False}, default="auto"
         Treat the rows as a time series and give the model a window of
         neighbouring rows as context (a dilated temporal convolution over
@@ -358,6 +361,9 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         """Latent representation of each row.
 
         With ``n_models > 1`` the codes of the networks are concatenated.
+        With temporal context, the code of a row is the temporal network's
+        hidden features there (``hidden_width`` values), which depend on the
+        neighbouring rows too.
 
         Returns
         -------
