@@ -303,14 +303,15 @@ def train(
         idx = next(batches).to(device)
         x, obs = x_all[idx], train_obs[idx]
         hidden = hide_cells(obs, low, high, generator)
+        outage = torch.zeros_like(hidden)
         if by_channel is not None:
-            hidden |= hide_channels(obs, by_channel, n_channels, config.channel_rate, generator)
-        visible = obs & ~hidden
+            outage = hide_channels(obs, by_channel, n_channels, config.channel_rate, generator)
+        visible = obs & ~(hidden | outage)
         vis_enc = expand_mask(visible, foe)
         noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
         x_in = torch.where(vis_enc, x + noise, torch.zeros_like(x))
         out = model(x_in, visible)
-        weight = hidden.float() + config.visible_weight * visible.float()
+        weight = _loss_weight(hidden, outage, visible, config.visible_weight)
         return (heads.cell_losses(out, x) * weight).sum() / weight.sum().clamp_min(1.0)
 
     def validate() -> float:
@@ -324,6 +325,21 @@ def train(
         desc="aeimpute fit",
         diverged_hint=_DIVERGED_HINT,
     )
+
+
+#: loss weight of a cell hidden only by a whole-channel outage (other hidden cells weigh 1):
+#: outages still teach the model to rebuild a channel from the others, without their large
+#: errors crowding out what it learns from the channel's own columns (measured on air
+#: quality: MCAR and outage errors both lower than with weight 1)
+OUTAGE_WEIGHT = 0.1
+
+
+def _loss_weight(
+    hidden: torch.Tensor, outage: torch.Tensor, visible: torch.Tensor, visible_weight: float
+) -> torch.Tensor:
+    """Per-cell loss weight: hidden 1, hidden only by an outage ``OUTAGE_WEIGHT``, visible less."""
+    only_outage = outage & ~hidden
+    return hidden.float() + OUTAGE_WEIGHT * only_outage.float() + visible_weight * visible.float()
 
 
 def _channel_index(
@@ -413,20 +429,24 @@ def train_temporal(
         idx = starts + offsets
         x, obs = x_all[idx], train_obs[idx]
         hidden = hide_cells(obs.reshape(-1, n_feat), low, high, generator).view(obs.shape)
+        outage = torch.zeros_like(hidden)
         if config.channel_rate > 0:
-            hidden |= hide_channel_runs(
+            runs = hide_channel_runs(
                 obs, codes, n_channels, config.channel_rate, (1, length), generator
             )
-            if grouped:  # single columns go out for runs too, not only whole channels
+            if grouped:  # whole-channel outages, and single columns going out for runs too
+                outage = runs
                 hidden |= hide_channel_runs(
                     obs, columns, n_feat, config.channel_rate, (1, length), generator
                 )
-        visible = obs & ~hidden
+            else:
+                hidden |= runs
+        visible = obs & ~(hidden | outage)
         noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
         x_in = torch.where(visible[..., foe], x + noise, torch.zeros_like(x))
         out = model(x_in, visible)
         losses = heads.cell_losses(out.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]))
-        weight = (hidden.float() + config.visible_weight * visible.float()).reshape(-1, n_feat)
+        weight = _loss_weight(hidden, outage, visible, config.visible_weight).reshape(-1, n_feat)
         return (losses * weight).sum() / weight.sum().clamp_min(1.0)
 
     def validate() -> float:

@@ -303,3 +303,14 @@ def test_fusion_example_runs(capsys):
     assert example.main(["--steps", "10"]) == 0
     out = capsys.readouterr().out
     assert "drop incomplete rows" in out and "aeimpute" in out and "RMSE" in out
+
+
+def test_outage_cells_weigh_less_in_the_loss():
+    from aeimpute.training import OUTAGE_WEIGHT, _loss_weight
+
+    hidden = torch.tensor([[True, False, False, False]])
+    outage = torch.tensor([[True, True, False, False]])
+    visible = torch.tensor([[False, False, True, False]])
+    w = _loss_weight(hidden, outage, visible, 0.1)
+    assert w.tolist() == pytest.approx([[1.0, OUTAGE_WEIGHT, 0.1, 0.0]])
+    assert 0 < OUTAGE_WEIGHT < 1
