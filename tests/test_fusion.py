@@ -312,5 +312,5 @@ def test_outage_cells_weigh_less_in_the_loss():
     outage = torch.tensor([[True, True, False, False]])
     visible = torch.tensor([[False, False, True, False]])
     w = _loss_weight(hidden, outage, visible, 0.1)
-    assert w.tolist() == pytest.approx([[1.0, OUTAGE_WEIGHT, 0.1, 0.0]])
+    assert w[0].tolist() == pytest.approx([1.0, OUTAGE_WEIGHT, 0.1, 0.0])
     assert 0 < OUTAGE_WEIGHT < 1
