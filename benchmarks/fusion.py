@@ -202,7 +202,7 @@ def downstream(df: pd.DataFrame, seeds: list[int], steps: int | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tabular import machine, update_readme
+    from tabular import machine, publish
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--scenarios", nargs="*", default=["outage", "mcar"])
@@ -245,11 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "column in bold; seconds = fit_transform on one core."
     )
     body = tables(results) + (f"\n\n{down}" if down else "")
-    title = "# Fusion benchmark: sensor outages"
-    (args.out / "fusion.md").write_text(f"{title}\n\n{header}\n\n{body}\n")
-    print(body)
-    if not args.no_readme:
-        update_readme(f"{header}\n\n{body}", name="fusion")
+    readme = None if args.no_readme else "fusion"
+    publish(args.out / "fusion.md", "Fusion benchmark: sensor outages", header, body, readme)
     return 0
 
 

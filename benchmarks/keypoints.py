@@ -320,7 +320,7 @@ def timing(n_frames: int, n_keypoints: int, n_threads: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tabular import machine, update_readme
+    from tabular import machine, publish
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument(
@@ -372,11 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{PCK_PX:g} px); best per column in bold; seconds = fit + transform per recording."
     )
     body = tables(results)
-    (args.out / "keypoints.md").write_text(f"# Keypoint repair benchmark\n\n{header}\n\n{body}\n")
+    readme = None if args.no_readme else "keypoints"
+    publish(args.out / "keypoints.md", "Keypoint repair benchmark", header, body, readme)
     plot(keep, results, args.out / "keypoints_trajectory.png")
-    print(body)
-    if not args.no_readme:
-        update_readme(f"{header}\n\n{body}", name="keypoints")
     return 0
 
 

@@ -337,6 +337,14 @@ def update_readme(block: str, readme: Path = ROOT / "README.md", name: str = "be
     readme.write_text(f"{head}{start}\n{block}\n{end}{tail}")
 
 
+def publish(path: Path, title: str, header: str, body: str, readme: str | None) -> None:
+    """Write a report (``# title``, header, body), print the body, refresh the README block."""
+    path.write_text(f"# {title}\n\n{header}\n\n{body}\n")
+    print(body)
+    if readme is not None:
+        update_readme(f"{header}\n\n{body}", name=readme)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument(
