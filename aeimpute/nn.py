@@ -193,11 +193,10 @@ class TemporalDenoiser(nn.Module):
     and the log distance to the previous and the next observation. The
     output of a numeric column is its bridge, weighted by a learned gate
     (how far to trust the bridge here: less inside a long outage), plus a
-    learned correction; a
-    dilated temporal convolution (:class:`TemporalConvNet`) mixes the
-    columns of a row and the rows of a window, and a linear skip path maps
-    the inputs straight to the outputs, so "a linear function of the other
-    sensors" is easy to learn. Correction and skip start at zero and the
+    learned correction. A dilated temporal convolution
+    (:class:`TemporalConvNet`) mixes the columns of a row and the rows of a
+    window, and a linear skip path maps the inputs straight to the outputs,
+    so "a linear function of the other sensors" is easy to learn. Correction and skip start at zero and the
     gate open: an untrained network predicts (nearly) the linear bridge.
 
     Inputs are ``(batch, time, n_encoded)`` values and ``(batch, time,
