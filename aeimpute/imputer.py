@@ -123,11 +123,13 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         and otherwise makes each column its own channel; columns left out of
         the dict are channels of their own.
     channel_rate : float, default=0.3
-        Probability with which training hides each channel of a row (or,
-        with temporal context, of a window, for a run of rows; there each
-        column of a several-column channel also goes out on its own with
-        this probability). Used when some channel has several columns or
-        with temporal context.
+        Probability with which training switches off each channel of
+        several columns: in a row for the row-wise model, in a training
+        window for a run of 1 to ``window`` rows for the temporal model
+        (whose columns also go out on their own for runs, each with
+        probability 0.3). Lower values trade accuracy on channel outages
+        for accuracy on scattered missing cells (measured in
+        ``benchmarks/results/fusion_ablation.md``).
     temporal : {"auto", True, False}, default="auto"
         Treat the rows as a time series and give the model a window of
         neighbouring rows as context (a dilated temporal convolution over
@@ -474,9 +476,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         codes = channel_codes(columns, self.channels_)
         modelled = codes[self._layout.modelled]
         _, self.channel_of_feature_ = np.unique(modelled, return_inverse=True)
-        self.channel_masking_ = self.model_config_.get("kind") == "temporal" or any(
-            len(cols) > 1 for _, cols in self.channels_
-        )
+        self.channel_masking_ = any(len(cols) > 1 for _, cols in self.channels_)
 
     def _prepare(self, X: Any) -> tuple[pd.DataFrame, str, list | None]:
         df, kind, order = super()._prepare(X)

@@ -196,8 +196,9 @@ class TemporalDenoiser(nn.Module):
     learned correction. A dilated temporal convolution
     (:class:`TemporalConvNet`) mixes the columns of a row and the rows of a
     window, and a linear skip path maps the inputs straight to the outputs,
-    so "a linear function of the other sensors" is easy to learn. Correction and skip start at zero and the
-    gate open: an untrained network predicts (nearly) the linear bridge.
+    so "a linear function of the other sensors" is easy to learn. Correction
+    and skip start at zero and the gate open: an untrained network predicts
+    (nearly) the linear bridge.
 
     Inputs are ``(batch, time, n_encoded)`` values and ``(batch, time,
     n_features)`` masks, or 2-D ``(time, ...)`` tensors for one series.

@@ -327,6 +327,9 @@ def train(
     )
 
 
+#: probability that a column of a training window goes out for one run of rows (temporal model)
+COLUMN_RUN_RATE = 0.3
+
 #: loss weight of a cell hidden only by a whole-channel outage (other hidden cells weigh 1):
 #: outages still teach the model to rebuild a channel from the others, without their large
 #: errors crowding out what it learns from the channel's own columns (measured on air
@@ -401,11 +404,11 @@ def train_temporal(
 
     Every step draws ``max(1, batch_size // 32)`` windows of ``window``
     consecutive rows. Corruption: random cells as in :func:`train`
-    (``mask_rate``), plus, per window, each channel switched off with
-    probability ``channel_rate`` for one run of rows (log-uniform length up
-    to the window); when channels group several columns, each column also
-    goes out on its own in the same way. Validation runs the model over the
-    whole table.
+    (``mask_rate``), plus, per window, each column switched off with
+    probability ``COLUMN_RUN_RATE`` for one run of rows (log-uniform length
+    up to the window) and, when channels group several columns, each
+    channel switched off with probability ``channel_rate`` for one run
+    (an outage). Validation runs the model over the whole table.
     """
     x_all, train_obs, val_cells, foe = _tensors(
         values, observed, validation, feature_of_encoded, device
@@ -430,17 +433,13 @@ def train_temporal(
         x, obs = x_all[idx], train_obs[idx]
         hidden = hide_cells(obs.reshape(-1, n_feat), low, high, generator).view(obs.shape)
         outage = torch.zeros_like(hidden)
-        if config.channel_rate > 0:
-            runs = hide_channel_runs(
+        if grouped and config.channel_rate > 0:  # whole-channel outages
+            outage = hide_channel_runs(
                 obs, codes, n_channels, config.channel_rate, (1, length), generator
             )
-            if grouped:  # whole-channel outages, and single columns going out for runs too
-                outage = runs
-                hidden |= hide_channel_runs(
-                    obs, columns, n_feat, config.channel_rate, (1, length), generator
-                )
-            else:
-                hidden |= runs
+        hidden |= hide_channel_runs(  # single columns going out for runs
+            obs, columns, n_feat, COLUMN_RUN_RATE, (1, length), generator
+        )
         visible = obs & ~(hidden | outage)
         noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
         x_in = torch.where(visible[..., foe], x + noise, torch.zeros_like(x))
