@@ -1,0 +1,132 @@
+"""The aeimpute command line: fit, transform, fit-transform, errors and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aeimpute.cli import main
+
+FAST = ["--max-steps", "20"]
+
+
+@pytest.fixture
+def table(tmp_path):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=120)
+    df = pd.DataFrame({"a": a, "b": 2 * a + rng.normal(scale=0.1, size=120), "id": range(120)})
+    df.loc[rng.random(120) < 0.2, "b"] = np.nan
+    path = tmp_path / "data.csv"
+    df.to_csv(path, index=False)
+    return df, path
+
+
+def test_fit_then_transform_csv_and_parquet(table, tmp_path, capsys):
+    df, path = table
+    model = tmp_path / "m.aeimpute"
+    assert main(["fit", str(path), "-o", str(model), *FAST, "--columns", "a", "b"]) == 0
+    assert model.exists()
+    pq = tmp_path / "data.parquet"
+    df.to_parquet(pq, index=False)
+    out = tmp_path / "filled.parquet"
+    assert main(["transform", str(model), str(pq), "-o", str(out), "--batch-rows", "50"]) == 0
+    filled = pd.read_parquet(out)
+    assert list(filled.columns) == ["a", "b", "id"]
+    assert not filled[["a", "b"]].isna().any().any()
+    seen = df["b"].notna()
+    np.testing.assert_array_equal(filled.loc[seen, "b"], df.loc[seen, "b"])
+    assert filled["id"].tolist() == df["id"].tolist()  # not modelled: copied
+    assert "cells filled" in capsys.readouterr().out
+
+
+def test_batch_rows_gives_the_same_result(table, tmp_path):
+    _, path = table
+    model = tmp_path / "m.aeimpute"
+    main(["fit", str(path), "-o", str(model), *FAST])
+    one, many = tmp_path / "one.csv", tmp_path / "many.csv"
+    main(["transform", str(model), str(path), "-o", str(one)])
+    main(["transform", str(model), str(path), "-o", str(many), "--batch-rows", "7"])
+    pd.testing.assert_frame_equal(pd.read_csv(one), pd.read_csv(many))
+
+
+def test_fit_transform_with_channels_and_date_index(tmp_path):
+    n = 100
+    df = pd.DataFrame(
+        {
+            "when": pd.date_range("2024-01-01", periods=n, freq="h").astype(str),
+            "x": np.sin(np.arange(n) / 5),
+            "y": np.cos(np.arange(n) / 5),
+        }
+    )
+    df.loc[10:20, ["x", "y"]] = np.nan
+    path, out = tmp_path / "s.csv", tmp_path / "s_out.csv"
+    df.to_csv(path, index=False)
+    spec = tmp_path / "channels.json"
+    spec.write_text('{"sensor": ["x", "y"]}')
+    args = ["fit-transform", str(path), "-o", str(out), "--index-col", "when",
+            "--channels", str(spec), "--max-steps", "10"]  # fmt: skip
+    assert main(args) == 0
+    filled = pd.read_csv(out)
+    assert list(filled.columns) == ["when", "x", "y"] and not filled.isna().any().any()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "nope.csv", "-o", "m.aeimpute"], "nope.csv: no such file"),
+        (["fit", "data.txt", "-o", "m.aeimpute"], "unknown file format"),
+        (["fit", "{data}", "-o", "m.aeimpute", "--columns", "zz"], "--columns names columns"),
+        (["fit", "{data}", "-o", "m.aeimpute", "--channels", "{bad"], "--channels is neither"),
+        (["fit", "{data}", "-o", "m.aeimpute", "--channels", '{"s": ["zz"]}'], "'zz'"),
+        (["fit", "{data}", "-o", "m.aeimpute", "--max-steps", "0"], "--max-steps must be"),
+        (["transform", "none.aeimpute", "{data}", "-o", "x.csv"], "no such model file"),
+        (["fit-transform", "{data}", "-o", "missing_dir/x.csv", *FAST], "does not exist"),
+    ],
+)
+def test_errors_exit_2_with_a_message(table, tmp_path, monkeypatch, capsys, argv, message):
+    _, path = table
+    monkeypatch.chdir(tmp_path)
+    argv = [a.replace("{data}", str(path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aeimpute: error:") and message in err
+    assert not (tmp_path / "missing_dir").exists()
+
+
+def test_model_and_data_columns_must_match(table, tmp_path, capsys):
+    df, path = table
+    model = tmp_path / "m.aeimpute"
+    main(["fit", str(path), "-o", str(model), *FAST])
+    other = tmp_path / "other.csv"
+    df.drop(columns="b").to_csv(other, index=False)
+    assert main(["transform", str(model), str(other), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "lacks columns the model was fitted on: ['b']" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
+    not_model = tmp_path / "fake.aeimpute"
+    not_model.write_text("hello")
+    assert main(["transform", str(not_model), str(path), "-o", str(tmp_path / "o.csv")]) == 2
+
+
+def test_help_runs_as_a_module():
+    res = subprocess.run(
+        [sys.executable, "-m", "aeimpute.cli", "--help"], capture_output=True, text=True
+    )
+    assert res.returncode == 0
+    for command in ("fit", "transform", "fit-transform", "bench"):
+        assert command in res.stdout
+    res = subprocess.run(
+        [sys.executable, "-m", "aeimpute.cli", "transform", "--help"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "--batch-rows" in res.stdout and "--index-col" in res.stdout
+
+
+def test_bench_passes_its_options_to_the_demo(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--help"])
+    assert exc.value.code == 0
+    assert "--dataset" in capsys.readouterr().out
