@@ -52,7 +52,12 @@ def read_table(path: Path, index_col: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     try:
-        df = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+        if kind == "csv":
+            df = pd.read_csv(path)
+        else:
+            import pyarrow.parquet as pq
+
+            df = _to_pandas(pq.read_table(path))
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot be read as {kind} ({err})") from err
     if index_col is not None:
@@ -66,6 +71,70 @@ def read_table(path: Path, index_col: str | None = None) -> pd.DataFrame:
                 pass
         df.index = pd.Index(index, name=index_col)
     return df
+
+
+def _nullable(arrow_type: Any) -> Any:
+    """Integers and booleans as pandas nullable dtypes, so a column's dtype does not depend on
+    whether a given piece of the file has missing values in it."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    return None
+
+
+def _to_pandas(table: Any) -> pd.DataFrame:
+    """An Arrow table or record batch as a DataFrame (pandas index metadata restored)."""
+    return table.to_pandas(types_mapper=_nullable)
+
+
+def stream_parquet(
+    imputer: Any, src: Path, dst: Path, columns: list, batch_rows: int = 65_536
+) -> int:
+    """Fill a Parquet file into another, one record batch at a time (row-wise models).
+
+    Memory stays that of one batch whatever the file's length; the output is
+    written to a temporary file and renamed at the end. Returns the number
+    of cells filled.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(src)
+    filled = 0
+    with atomic_path(dst) as tmp:
+        writer = None
+        try:
+            for batch in source.iter_batches(batch_size=batch_rows):
+                # the index, if stored as a column, passes through as a plain column; the
+                # file's pandas metadata (index, dtypes) is copied to the output below
+                df = pa.Table.from_batches([batch]).to_pandas(
+                    types_mapper=_nullable, ignore_metadata=True
+                )
+                missing = [c for c in imputer.columns_ if c not in df.columns]
+                if missing:
+                    raise InputError(
+                        f"{src} lacks columns the model was fitted on: {missing} "
+                        f"(model columns: {imputer.columns_})"
+                    )
+                filled += int(df[columns].isna().sum().sum())
+                out = _fill(imputer, df, columns, None)
+                if writer is None:
+                    table = pa.Table.from_pandas(out, preserve_index=False)
+                    schema = table.schema.with_metadata(source.schema_arrow.metadata)
+                    table = table.replace_schema_metadata(schema.metadata)
+                    writer = pq.ParquetWriter(tmp, schema)
+                else:
+                    table = pa.Table.from_pandas(out, schema=writer.schema, preserve_index=False)
+                writer.write_table(table)
+            if writer is None:  # no rows: an empty file with the same columns
+                pq.write_table(source.schema_arrow.empty_table(), tmp)
+        finally:
+            if writer is not None:
+                writer.close()
+    return filled
 
 
 def write_table(df: pd.DataFrame, path: Path, index: bool) -> None:
@@ -151,8 +220,15 @@ def _cmd_transform(args: argparse.Namespace) -> None:
         imputer = Imputer.load(args.model)
     except ModelFileError as err:
         raise InputError(str(err)) from err
+    columns = args.columns or list(imputer.columns_)
+    streamable = args.index_col is None and not imputer.temporal_
+    if streamable and _kind(args.data) == "parquet" and _kind(args.output) == "parquet":
+        if not args.data.exists():
+            raise InputError(f"{args.data}: no such file")
+        n = stream_parquet(imputer, args.data, args.output, columns, args.batch_rows or 65_536)
+        print(f"{n} cells filled; written to {args.output}")
+        return
     df = read_table(args.data, args.index_col)
-    columns = args.columns or [c for c in imputer.columns_ if c in df.columns]
     missing = [c for c in imputer.columns_ if c not in df.columns]
     if missing:
         raise InputError(
@@ -217,7 +293,8 @@ def _parser() -> argparse.ArgumentParser:
     def batch_option(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--batch-rows", type=int, metavar="N",
-            help="transform N rows at a time (row-wise models only)",
+            help="transform N rows at a time (row-wise models only); Parquet to Parquet "
+            "streams record batches of N rows (default 65536) in constant memory",
         )  # fmt: skip
 
     fit = sub.add_parser("fit", help="fit a model and save it", description="Fit and save.")

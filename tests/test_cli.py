@@ -130,3 +130,60 @@ def test_bench_passes_its_options_to_the_demo(capsys):
         main(["bench", "--help"])
     assert exc.value.code == 0
     assert "--dataset" in capsys.readouterr().out
+
+
+def test_parquet_to_parquet_streams_batches_with_the_same_result(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 500
+    a = rng.normal(size=n)
+    df = pd.DataFrame(
+        {
+            "a": a,
+            "b": 3 * a + rng.normal(scale=0.1, size=n),
+            "count": pd.array(rng.integers(0, 5, size=n), dtype="Int64"),
+            "label": rng.choice(["x", "y"], size=n),
+        },
+        index=pd.Index([f"k{i}" for i in range(n)], name="key"),
+    )
+    df.loc[df.index[rng.random(n) < 0.2], "b"] = np.nan
+    df.loc[df.index[:50], "count"] = pd.NA  # only the first batches miss counts
+    src = tmp_path / "in.parquet"
+    df.to_parquet(src)
+    model = tmp_path / "m.aeimpute"
+    assert main(["fit", str(src), "-o", str(model), *FAST, "--columns", "a", "b", "count"]) == 0
+    streamed = tmp_path / "streamed.parquet"
+    argv = ["transform", str(model), str(src), "-o", str(streamed), "--batch-rows", "64"]
+    assert main(argv) == 0
+    out = pd.read_parquet(streamed)
+    assert out.index.equals(df.index) and list(out.columns) == list(df.columns)
+    assert out["label"].tolist() == df["label"].tolist()
+    from aeimpute import Imputer
+
+    whole = Imputer.load(model).transform(pd.read_parquet(src)[["a", "b", "count"]])
+    np.testing.assert_allclose(out["b"].to_numpy(float), whole["b"].to_numpy(float), rtol=1e-6)
+    assert out["count"].tolist() == whole["count"].tolist()
+    assert not out[["a", "b", "count"]].isna().any().any()
+
+
+def test_interrupted_stream_leaves_no_output(tmp_path, monkeypatch):
+    import aeimpute.cli as cli
+
+    df = pd.DataFrame({"a": np.arange(300.0), "b": np.r_[np.nan, np.arange(299.0)]})
+    src, dst = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    df.to_parquet(src)
+    model = tmp_path / "m.aeimpute"
+    main(["fit", str(src), "-o", str(model), *FAST])
+    calls = {"n": 0}
+    real = cli._fill
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_fill", failing)
+    with pytest.raises(KeyboardInterrupt):
+        main(["transform", str(model), str(src), "-o", str(dst), "--batch-rows", "50"])
+    assert calls["n"] == 3
+    assert list(tmp_path.glob("out.parquet*")) == []
