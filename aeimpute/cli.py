@@ -113,12 +113,7 @@ def stream_parquet(
                 df = pa.Table.from_batches([batch]).to_pandas(
                     types_mapper=_nullable, ignore_metadata=True
                 )
-                missing = [c for c in imputer.columns_ if c not in df.columns]
-                if missing:
-                    raise InputError(
-                        f"{src} lacks columns the model was fitted on: {missing} "
-                        f"(model columns: {imputer.columns_})"
-                    )
+                _check_model_columns(imputer, df, src)
                 filled += int(df[columns].isna().sum().sum())
                 out = _fill(imputer, df, columns, None)
                 if writer is None:
@@ -171,6 +166,15 @@ def _split_columns(df: pd.DataFrame, columns: list[str] | None) -> pd.DataFrame:
     if missing:
         raise InputError(f"--columns names columns not in the data: {missing}")
     return df[columns]
+
+
+def _check_model_columns(imputer: Any, df: pd.DataFrame, source: Path) -> None:
+    missing = [c for c in imputer.columns_ if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{source} lacks columns the model was fitted on: {missing} "
+            f"(model columns: {imputer.columns_})"
+        )
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -229,12 +233,7 @@ def _cmd_transform(args: argparse.Namespace) -> None:
         print(f"{n} cells filled; written to {args.output}")
         return
     df = read_table(args.data, args.index_col)
-    missing = [c for c in imputer.columns_ if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{args.data} lacks columns the model was fitted on: {missing} "
-            f"(model columns: {imputer.columns_})"
-        )
+    _check_model_columns(imputer, df, args.data)
     out = _fill(imputer, df, columns, args.batch_rows)
     write_table(out, args.output, index=args.index_col is not None)
     print(f"{int(df[columns].isna().sum().sum())} cells filled; written to {args.output}")
