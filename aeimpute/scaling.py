@@ -46,15 +46,22 @@ class ObservedScaler:
         self.scale_ = std
         return self
 
+    def _full(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and scale for every column (0 and 1 where a column is not scaled)."""
+        mean, scale = np.zeros(width), np.ones(width)
+        mean[self.columns], scale[self.columns] = self.mean_, self.scale_
+        return mean, scale
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        out = np.array(X, dtype=np.float64, copy=True)
-        out[:, self.columns] = (out[:, self.columns] - self.mean_) / self.scale_
-        return out
+        # one vectorised pass over the whole matrix; x - 0 and x / 1 are exact
+        X = np.asarray(X, dtype=np.float64)
+        mean, scale = self._full(X.shape[1])
+        return (X - mean) / scale
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        out = np.array(Z, dtype=np.float64, copy=True)
-        out[:, self.columns] = out[:, self.columns] * self.scale_ + self.mean_
-        return out
+        Z = np.asarray(Z, dtype=np.float64)
+        mean, scale = self._full(Z.shape[1])
+        return Z * scale + mean
 
     def to_json(self) -> dict:
         return {
