@@ -9,7 +9,7 @@ STAMP := $(VENV)/.aeimpute-installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench bench-quick bench-keypoints bench-fusion clean
+.PHONY: demo test lint bench bench-quick bench-keypoints bench-fusion bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench-keypoints: $(STAMP)
 # the fused multi-channel benchmark on UCI Air Quality (see benchmarks/fusion.py); about 40 minutes
 bench-fusion: $(STAMP)
 	$(BIN)/python benchmarks/fusion.py
+
+# transform throughput, streaming memory and fit time against rows (see benchmarks/scale.py)
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --rows 10000 100000 1000000 10000000 --fit-rows 1000000
 
 lint: $(STAMP)
 	$(BIN)/ruff check aeimpute tests examples benchmarks
