@@ -102,7 +102,9 @@ def stream_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = pq.ParquetFile(src)
+    # buffered reads of column chunks rather than whole pre-buffered row groups: memory then
+    # follows the batch size, not the file's row-group size
+    source = pq.ParquetFile(src, pre_buffer=False, buffer_size=1 << 20)
     filled = 0
     with atomic_path(dst) as tmp:
         writer = None
