@@ -198,7 +198,7 @@ def mnar(
 
 def _runs(
     n: int,
-    target: int,
+    target: float,
     length: tuple[int, int],
     gen: np.random.Generator,
     taken: np.ndarray | None = None,

@@ -372,17 +372,14 @@ def split_validation_runs(
     n = observed.shape[0]
     if fraction <= 0 or observed.sum() * fraction < min_cells:
         return val
+    from aeimpute.simulate import _runs
+
     val = observed & (rng.random(observed.shape) < fraction / 2)
     low, high = run_range
     high = max(low, min(high, n))
     for k in range(int(channel_of_feature.max()) + 1):
         cols = np.flatnonzero(channel_of_feature == k)
-        rows = np.zeros(n, dtype=bool)
-        target = fraction / 2 * n
-        while rows.sum() < target:
-            length = int(rng.integers(low, high + 1))
-            start = int(rng.integers(0, max(1, n - length + 1)))
-            rows[start : start + length] = True
+        rows = _runs(n, fraction / 2 * n, (low, high), rng)
         val[np.ix_(rows, cols)] |= observed[np.ix_(rows, cols)]
     return val
 
@@ -406,17 +403,16 @@ def train_temporal(
     consecutive rows. Corruption: random cells as in :func:`train`
     (``mask_rate``), plus, per window, each column switched off with
     probability ``COLUMN_RUN_RATE`` for one run of rows (log-uniform length
-    up to the window) and, when channels group several columns, each
-    channel switched off with probability ``channel_rate`` for one run
-    (an outage). Validation runs the model over the whole table.
+    up to the window) and, with ``channel_rate > 0`` (the estimator sets it
+    to 0 unless some channel groups several columns), each channel switched
+    off with that probability for one run (an outage). Validation runs the
+    model over the whole table.
     """
     x_all, train_obs, val_cells, foe = _tensors(
         values, observed, validation, feature_of_encoded, device
     )
-    codes = torch.as_tensor(channel_of_feature, dtype=torch.long, device=device)
-    n_channels = int(codes.max()) + 1
+    by_channel, n_channels = _channel_index(channel_of_feature, config, device)
     n, n_feat = train_obs.shape
-    grouped = n_channels < n_feat
     columns = torch.arange(n_feat, device=device)
     length = min(window, n)
     n_windows = max(1, config.batch_size // 32)
@@ -433,9 +429,9 @@ def train_temporal(
         x, obs = x_all[idx], train_obs[idx]
         hidden = hide_cells(obs.reshape(-1, n_feat), low, high, generator).view(obs.shape)
         outage = torch.zeros_like(hidden)
-        if grouped and config.channel_rate > 0:  # whole-channel outages
+        if by_channel is not None:  # whole-channel outages
             outage = hide_channel_runs(
-                obs, codes, n_channels, config.channel_rate, (1, length), generator
+                obs, by_channel, n_channels, config.channel_rate, (1, length), generator
             )
         hidden |= hide_channel_runs(  # single columns going out for runs
             obs, columns, n_feat, COLUMN_RUN_RATE, (1, length), generator
