@@ -46,11 +46,17 @@ def _kind(path: Path) -> str:
     )
 
 
-def read_table(path: Path, index_col: str | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file; ``index_col`` becomes the index (dates parsed)."""
+def _source(path: Path) -> str:
+    """The format of an input file that exists."""
     kind = _kind(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    return kind
+
+
+def read_table(path: Path, index_col: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file; ``index_col`` becomes the index (dates parsed)."""
+    kind = _source(path)
     try:
         if kind == "csv":
             df = pd.read_csv(path)
@@ -105,6 +111,7 @@ def stream_parquet(
     # buffered reads of column chunks rather than whole pre-buffered row groups: memory then
     # follows the batch size, not the file's row-group size
     source = pq.ParquetFile(src, pre_buffer=False, buffer_size=1 << 20)
+    _check_model_columns(imputer, source.schema_arrow.names, src)
     filled = 0
     with atomic_path(dst) as tmp:
         writer = None
@@ -115,7 +122,6 @@ def stream_parquet(
                 df = pa.Table.from_batches([batch]).to_pandas(
                     types_mapper=_nullable, ignore_metadata=True
                 )
-                _check_model_columns(imputer, df, src)
                 filled += int(df[columns].isna().sum().sum())
                 out = _fill(imputer, df, columns, None)
                 if writer is None:
@@ -170,8 +176,8 @@ def _split_columns(df: pd.DataFrame, columns: list[str] | None) -> pd.DataFrame:
     return df[columns]
 
 
-def _check_model_columns(imputer: Any, df: pd.DataFrame, source: Path) -> None:
-    missing = [c for c in imputer.columns_ if c not in df.columns]
+def _check_model_columns(imputer: Any, columns: Any, source: Path) -> None:
+    missing = [c for c in imputer.columns_ if c not in columns]
     if missing:
         raise InputError(
             f"{source} lacks columns the model was fitted on: {missing} "
@@ -218,24 +224,18 @@ def _cmd_fit(args: argparse.Namespace) -> None:
 
 def _cmd_transform(args: argparse.Namespace) -> None:
     from aeimpute import Imputer
-    from aeimpute.persistence import ModelFileError
 
     if not args.model.exists():
         raise InputError(f"{args.model}: no such model file")
-    try:
-        imputer = Imputer.load(args.model)
-    except ModelFileError as err:
-        raise InputError(str(err)) from err
+    imputer = Imputer.load(args.model)  # a bad file raises ModelFileError, a ValueError
     columns = args.columns or list(imputer.columns_)
     streamable = args.index_col is None and not imputer.temporal_
-    if streamable and _kind(args.data) == "parquet" and _kind(args.output) == "parquet":
-        if not args.data.exists():
-            raise InputError(f"{args.data}: no such file")
+    if streamable and _source(args.data) == "parquet" and _kind(args.output) == "parquet":
         n = stream_parquet(imputer, args.data, args.output, columns, args.batch_rows or 65_536)
         print(f"{n} cells filled; written to {args.output}")
         return
     df = read_table(args.data, args.index_col)
-    _check_model_columns(imputer, df, args.data)
+    _check_model_columns(imputer, df.columns, args.data)
     out = _fill(imputer, df, columns, args.batch_rows)
     write_table(out, args.output, index=args.index_col is not None)
     print(f"{int(df[columns].isna().sum().sum())} cells filled; written to {args.output}")
@@ -356,10 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             code = args.run(args)
-    except InputError as err:
-        print(f"aeimpute: error: {err}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as err:  # the estimator's checks name the problem
+    except (InputError, ValueError, TypeError) as err:  # the estimator's checks name the problem
         print(f"aeimpute: error: {err}", file=sys.stderr)
         return 2
     return int(code or 0)

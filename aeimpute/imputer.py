@@ -476,7 +476,11 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         codes = channel_codes(columns, self.channels_)
         modelled = codes[self._layout.modelled]
         _, self.channel_of_feature_ = np.unique(modelled, return_inverse=True)
-        self.channel_masking_ = any(len(cols) > 1 for _, cols in self.channels_)
+
+    @property
+    def channel_masking_(self) -> bool:
+        """Whether training hides whole channels (some channel has several columns)."""
+        return any(len(cols) > 1 for _, cols in self.channels_)
 
     def _prepare(self, X: Any) -> tuple[pd.DataFrame, str, list | None]:
         df, kind, order = super()._prepare(X)
