@@ -109,13 +109,13 @@ def methods(seed: int, steps: int | None) -> dict[str, Callable[[], object]]:
 
 def channel_rmse(df: pd.DataFrame, out: pd.DataFrame, mask: np.ndarray) -> dict[str, float]:
     """RMSE on the hidden cells per channel and overall, columns min-max scaled."""
-    lo, hi = df.min(), df.max()
-    span = (hi - lo).where(hi > lo, 1.0)
-    err = ((np.asarray(out, dtype=float) - df.to_numpy()) / span.to_numpy()) ** 2
-    res = {"all": float(np.sqrt(err[mask].mean()))}
+    from aeimpute.metrics import rmse
+
+    truth, filled = df.to_numpy(dtype=float), np.asarray(out, dtype=float)
+    res = {"all": rmse(truth, filled, mask)}
     for name, cols in CHANNELS.items():
         pos = [df.columns.get_loc(c) for c in cols]
-        res[name] = float(np.sqrt(err[:, pos][mask[:, pos]].mean()))
+        res[name] = rmse(truth[:, pos], filled[:, pos], mask[:, pos])
     return res
 
 
