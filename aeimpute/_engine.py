@@ -99,9 +99,10 @@ def fit_models(
                 )
             if not val.any():  # estimate the error scale on a fresh hide pass instead
                 val = observed & (np.random.default_rng(seed + 1).random(observed.shape) < 0.2)
-            pred = _raw(model, z, observed & ~val, foe, device)
-        cells = val[:, foe]
-        sq_err += np.where(cells, (pred - z) ** 2, 0.0).sum(axis=0)
+            rows = slice(None) if temporal else val.any(axis=1)
+            pred = _raw(model, z[rows], (observed & ~val)[rows], foe, device)
+        cells = val[rows][:, foe]
+        sq_err += np.where(cells, (pred - z[rows]) ** 2, 0.0).sum(axis=0)
         count += cells.sum(axis=0)
         models.append(model)
         histories.append(
@@ -124,7 +125,7 @@ def _raw(model, z, observed, foe, device, latent=False, batch_size=8192) -> np.n
     if isinstance(model, TemporalDenoiser):  # one series: the rows are not independent
         batch_size = max(1, z.shape[0])
     outs = []
-    for start in range(0, z.shape[0], batch_size):
+    for start in range(0, max(1, z.shape[0]), batch_size):  # one (empty) batch for no rows
         x = torch.as_tensor(z[start : start + batch_size], dtype=torch.float32, device=device)
         m = torch.as_tensor(observed[start : start + batch_size], device=device)
         x_in = torch.where(expand_mask(m, foe_t), x, torch.zeros_like(x))

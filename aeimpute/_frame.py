@@ -52,15 +52,21 @@ class FrameIOMixin:
                 df = df.set_axis(self.columns_, axis=1)
             return df, kind, None
         cols = list(df.columns)
+        self._check_columns(cols)
         if cols == self.columns_:
             return df, kind, None
+        return df[self.columns_], kind, cols
+
+    def _check_columns(self, cols: list) -> None:
+        """Raise unless ``cols`` are the fitted columns (in any order)."""
+        if cols == self.columns_:
+            return
         missing = [c for c in self.columns_ if c not in cols]
         extra = [c for c in cols if c not in self.columns_]
         if missing or extra or len(cols) != len(self.columns_):
             raise ValueError(
                 f"X's columns differ from those seen in fit: missing {missing}, unexpected {extra}"
             )
-        return df[self.columns_], kind, cols
 
     @staticmethod
     def _restore(out: pd.DataFrame, kind: str, order: list | None, X: Any) -> Any:

@@ -61,6 +61,13 @@ def as_frame(X: Any, what: str = "X") -> tuple[pd.DataFrame, str]:
     """Return ``(DataFrame, input_kind)`` for a DataFrame or a 2-D array-like."""
     if isinstance(X, pd.DataFrame):
         return X, "pandas"
+    from aeimpute._dask import is_dask
+
+    if is_dask(X):
+        raise TypeError(
+            f"{what} is a Dask collection; Imputer.fit and transform accept a Dask DataFrame, "
+            "other methods need pandas or NumPy data: compute it first (X.compute())"
+        )
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
             f"{what} is a sparse matrix; sparse input is not supported: pass X.toarray() "

@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
+from aeimpute import _dask
 from aeimpute import _validation as v
 from aeimpute._frame import FrameIOMixin
 from aeimpute.scaling import ObservedScaler
@@ -259,7 +260,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or ndarray of shape (n_rows, n_columns)
-            Data with missing cells (NaN, None, ``pd.NA`` or ``NaT``).
+            Data with missing cells (NaN, None, ``pd.NA`` or ``NaT``). A Dask
+            DataFrame is fitted on its rows brought into memory: all of them
+            up to ``aeimpute._dask.FIT_ROWS`` (1,000,000) rows, a uniform random
+            sample of about that many beyond (drawn with ``random_state``).
         y : ignored
 
         Returns
@@ -268,6 +272,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         """
         v.check_params(self.get_params(deep=False), _CONSTRAINTS)
         device = _resolve_device(self.device)
+        if _dask.is_dask_frame(X):
+            X = _dask.fit_rows(X, self.random_state)
         df, kind = v.as_frame(X)
         v.check_frame(df)
         column_kinds = dict(self.column_kinds or {})
@@ -344,13 +350,19 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or ndarray
-            Same columns as in fit (for a DataFrame, any order).
+            Same columns as in fit (for a DataFrame, any order). A Dask
+            DataFrame is filled lazily, partition by partition, by the
+            row-wise model (not by a temporal one).
 
         Returns
         -------
         DataFrame or ndarray
-            Same kind, shape, index, columns and dtypes as ``X``.
+            Same kind, shape, index, columns and dtypes as ``X`` (for a Dask
+            DataFrame, a lazy Dask DataFrame).
         """
+        if _dask.is_dask_frame(X):
+            self._check_fitted()
+            return _dask.transform(self, X)
         df, kind, order = self._prepare(X)
         z, observed, fill = self._encode(df)
         from aeimpute import _engine

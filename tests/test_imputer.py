@@ -167,6 +167,23 @@ def test_validation_and_early_stopping_run():
     assert h["best_val_loss"] is not None and h["best_step"] <= h["steps"] <= 400
 
 
+def test_validation_cells_come_from_a_bounded_row_sample():
+    from aeimpute.training import split_validation
+
+    observed = np.random.default_rng(1).random((5000, 6)) < 0.8
+    small = split_validation(observed, 0.1, np.random.default_rng(0), max_rows=5000)
+    # up to max_rows: every row may hold cells back, each observed cell with p=fraction
+    expected = observed & (np.random.default_rng(0).random(observed.shape) < 0.1)
+    emptied = observed.any(axis=1) & ~(observed & ~expected).any(axis=1)
+    expected[emptied] = False
+    assert np.array_equal(small, expected)
+    capped = split_validation(observed, 0.1, np.random.default_rng(0), max_rows=400)
+    rows = capped.any(axis=1)
+    assert 100 < rows.sum() <= 400  # uncapped: about 2,000 rows
+    assert not (capped & ~observed).any()
+    assert 120 < capped.sum() < 280  # about 400 rows x 6 columns x 0.8 observed x 0.1
+
+
 def test_ensemble_averages_several_models(numeric):
     imp = Imputer(**FAST, n_models=2, random_state=0).fit(numeric)
     assert len(imp.history_) == 2
