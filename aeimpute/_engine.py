@@ -124,20 +124,25 @@ def _raw(model, z, observed, foe, device, latent=False, batch_size=8192) -> np.n
     foe_t = torch.as_tensor(foe, dtype=torch.long, device=device)
     if isinstance(model, TemporalDenoiser):  # one series: the rows are not independent
         batch_size = max(1, z.shape[0])
-    outs = []
+    result = None
     for start in range(0, max(1, z.shape[0]), batch_size):  # one (empty) batch for no rows
         x = torch.as_tensor(z[start : start + batch_size], dtype=torch.float32, device=device)
         m = torch.as_tensor(observed[start : start + batch_size], device=device)
         x_in = torch.where(expand_mask(m, foe_t), x, torch.zeros_like(x))
         out = model.encode(x_in, m) if latent else model(x_in, m)
-        outs.append(out.cpu().numpy())
-    return np.concatenate(outs, axis=0).astype(np.float64)
+        if result is None:
+            result = np.empty((z.shape[0], out.shape[1]))
+        result[start : start + batch_size] = out.cpu().numpy()  # float32 -> float64 in the copy
+    return result
 
 
 def _ensemble_raw(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
     foe = est._layout.feature_of_encoded()
     device = torch.device(est.device_)
-    return np.mean([_raw(m, z, observed, foe, device) for m in est._models], axis=0)
+    total = _raw(est._models[0], z, observed, foe, device)
+    for model in est._models[1:]:
+        total += _raw(model, z, observed, foe, device)
+    return total / len(est._models) if len(est._models) > 1 else total
 
 
 def predict_raw(est: Any, z: np.ndarray, observed: np.ndarray, latent: bool = False) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from aeimpute._dask import FIT_ROWS
 from aeimpute._files import atomic_path
 
 
@@ -46,8 +47,14 @@ def _kind(path: Path) -> str:
     )
 
 
-def _source(path: Path) -> str:
-    """The format of an input file that exists."""
+def _source(path: Path, folder: bool = False) -> str:
+    """The format of an input file that exists (or, with ``folder``, a folder of Parquet files)."""
+    if folder and path.is_dir():
+        if not any(path.rglob("*.parquet")) and not any(path.rglob("*.pq")):
+            raise InputError(f"{path}: a folder without .parquet or .pq files")
+        return "parquet"
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; this command reads one file")
     kind = _kind(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -140,6 +147,46 @@ def stream_parquet(
     return filled
 
 
+def sample_parquet(
+    path: Path, max_rows: int, seed: int, columns: list[str] | None = None
+) -> tuple[pd.DataFrame, int]:
+    """Rows of a Parquet file or folder to fit on, read as a stream of record batches.
+
+    All rows when there are at most ``max_rows``; otherwise each row is kept
+    with probability ``max_rows / n_rows`` (seeded by ``seed``), so memory
+    holds the sample and one batch, never the whole file. Returns the rows
+    and the number of rows in the source.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(path, format="parquet")
+        schema = dataset.schema
+        n_rows = dataset.count_rows()
+    except (OSError, pa.ArrowException) as err:
+        raise InputError(f"{path}: cannot be read as parquet ({err})") from err
+    read = None
+    if columns:
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise InputError(f"--columns names columns not in the data: {missing}")
+        index = (schema.pandas_metadata or {}).get("index_columns", [])
+        read = list(dict.fromkeys([*columns, *(c for c in index if isinstance(c, str))]))
+    if n_rows <= max_rows:
+        table = dataset.to_table(columns=read)
+    else:
+        rng = np.random.default_rng(seed)
+        kept = [
+            batch.filter(pa.array(rng.random(batch.num_rows) < max_rows / n_rows))
+            for batch in dataset.to_batches(columns=read, batch_size=65_536)
+        ]
+        table = pa.Table.from_batches(kept)  # one (maybe empty) batch per batch read
+    df = _to_pandas(table.replace_schema_metadata(schema.metadata))
+    return (df[columns] if columns else df), n_rows
+
+
 def write_table(df: pd.DataFrame, path: Path, index: bool) -> None:
     """Write a CSV or Parquet file atomically (temporary file, then rename)."""
     kind = _kind(path)
@@ -216,10 +263,15 @@ def _fill(imputer: Any, df: pd.DataFrame, columns: list[str] | None, batch_rows:
 def _cmd_fit(args: argparse.Namespace) -> None:
     from aeimpute import Imputer
 
-    df = _split_columns(read_table(args.data, args.index_col), args.columns)
+    if args.index_col is None and _source(args.data, folder=True) == "parquet":
+        df, n_rows = sample_parquet(args.data, args.fit_rows, args.seed, args.columns)
+    else:  # CSV, or a time series (every row is kept: they are its time axis)
+        df = _split_columns(read_table(args.data, args.index_col), args.columns)
+        n_rows = len(df)
     imputer = Imputer(**_options(args)).fit(df)
     imputer.save(args.output)
-    print(f"fitted on {len(df)} rows x {df.shape[1]} columns; model written to {args.output}")
+    rows = f"{len(df)} rows" if len(df) == n_rows else f"a sample of {len(df)} of {n_rows} rows"
+    print(f"fitted on {rows} x {df.shape[1]} columns; model written to {args.output}")
 
 
 def _cmd_transform(args: argparse.Namespace) -> None:
@@ -298,9 +350,18 @@ def _parser() -> argparse.ArgumentParser:
             "streams record batches of N rows (default 65536) in constant memory",
         )  # fmt: skip
 
-    fit = sub.add_parser("fit", help="fit a model and save it", description="Fit and save.")
+    fit = sub.add_parser(
+        "fit",
+        help="fit a model and save it",
+        description="Fit and save. DATA may also be a folder of Parquet files.",
+    )
     data_options(fit)
     model_options(fit)
+    fit.add_argument(
+        "--fit-rows", type=int, default=FIT_ROWS, metavar="N",
+        help=f"fit on at most about N rows of a Parquet source (default {FIT_ROWS:,}): a larger "
+        "file or folder is streamed and a seeded uniform random sample kept",
+    )  # fmt: skip
     fit.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
     fit.set_defaults(run=_cmd_fit)
 
@@ -340,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(demo.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
-    for name in ("batch_rows", "max_steps", "threads"):
+    for name in ("batch_rows", "max_steps", "threads", "fit_rows"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             option = "--" + name.replace("_", "-")

@@ -85,6 +85,9 @@ def test_fit_transform_with_channels_and_date_index(tmp_path):
         (["fit", "{data}", "-o", "m.aeimpute", "--max-steps", "0"], "--max-steps must be"),
         (["transform", "none.aeimpute", "{data}", "-o", "x.csv"], "no such model file"),
         (["fit-transform", "{data}", "-o", "missing_dir/x.csv", *FAST], "does not exist"),
+        (["fit", ".", "-o", "m.aeimpute"], "a folder without .parquet"),
+        (["fit-transform", ".", "-o", "x.csv"], "is a folder; this command reads one file"),
+        (["fit", "{data}", "-o", "m.aeimpute", "--fit-rows", "0"], "--fit-rows must be"),
     ],
 )
 def test_errors_exit_2_with_a_message(table, tmp_path, monkeypatch, capsys, argv, message):
@@ -187,3 +190,36 @@ def test_interrupted_stream_leaves_no_output(tmp_path, monkeypatch):
         main(["transform", str(model), str(src), "-o", str(dst), "--batch-rows", "50"])
     assert calls["n"] == 3
     assert list(tmp_path.glob("out.parquet*")) == []
+
+
+def test_fit_from_a_parquet_folder_streams_a_seeded_sample(tmp_path, capsys):
+    from aeimpute.cli import sample_parquet
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    parts = []
+    for k in range(3):
+        a = rng.normal(size=400)
+        part = pd.DataFrame(
+            {"a": a, "b": 2 * a, "n": pd.array(rng.integers(0, 5, 400), dtype="Int64")},
+            index=pd.Index([f"p{k}_{i}" for i in range(400)], name="key"),
+        )
+        part.loc[part.index[::4], "b"] = np.nan
+        part.to_parquet(folder / f"part{k}.parquet")
+        parts.append(part)
+    whole = pd.concat(parts)
+    rows, n = sample_parquet(folder, 300, seed=1, columns=["a", "b"])
+    assert n == 1200 and 200 < len(rows) < 400 and list(rows.columns) == ["a", "b"]
+    pd.testing.assert_frame_equal(rows, whole.loc[rows.index, ["a", "b"]])  # index restored
+    again, _ = sample_parquet(folder, 300, seed=1, columns=["a", "b"])
+    pd.testing.assert_frame_equal(rows, again)
+    everything, _ = sample_parquet(folder, 5000, seed=1)
+    pd.testing.assert_frame_equal(everything.sort_index(), whole.sort_index())  # Int64 kept
+    model = tmp_path / "m.aeimpute"
+    assert main(["fit", str(folder), "-o", str(model), *FAST, "--fit-rows", "300"]) == 0
+    assert "a sample of" in capsys.readouterr().out
+    out = tmp_path / "filled.parquet"
+    assert main(["transform", str(model), str(folder / "part0.parquet"), "-o", str(out)]) == 0
+    filled = pd.read_parquet(out)
+    assert filled.index.equals(parts[0].index) and not filled.isna().any().any()
