@@ -367,7 +367,12 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         z, observed, fill = self._encode(df)
         from aeimpute import _engine
 
-        pred = _engine.predict_raw(self, z, observed)
+        rows = fill.any(axis=1)  # the row-wise model need not run on complete rows
+        if self.temporal_ or rows.all():
+            pred = _engine.predict_raw(self, z, observed)
+        else:
+            pred = np.zeros_like(z)
+            pred[rows] = _engine.predict_raw(self, z[rows], observed[rows])
         out = decode(df, self._layout, self._scaler.inverse_transform(pred), fill, self.clip)
         return self._restore(out, kind, order, X)
 

@@ -22,7 +22,7 @@ def client():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     with cluster, distributed.Client(cluster) as c:
         yield c
@@ -98,3 +98,17 @@ def test_dask_input_errors():
     array_fit = Imputer(**FAST, random_state=0).fit(df[["x", "y"]].to_numpy())
     with pytest.raises(ValueError, match="fitted on an array"):
         array_fit.transform(ddf[["x", "y"]])
+
+
+def test_large_tables_example_runs(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "large_tables.py"
+    spec = importlib.util.spec_from_file_location("large_tables_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(max_steps=10, rows=500)
+    out = capsys.readouterr().out
+    assert "Dask: 0 missing cells left" in out
+    assert "command line, part-0: 0 missing cells left" in out

@@ -1,0 +1,38 @@
+"""Smoke test of benchmarks/scale.py: children measure, the budget stops, the report is written."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "benchmarks" / "scale.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_scale_benchmark_reports_time_memory_and_stops_at_the_budget(tmp_path):
+    bench = _load()
+    assert bench.measure(["impute", "KNNImputer", "300", "4", "1", "0"], budget=0.01) is None
+    argv = ["--rows", "300", "--cols", "4", "--memory-cols", "4", "--fit-rows", "400"]
+    argv += ["--speed-rows", "1000", "--max-steps", "10", "--threads", "1", "--no-readme"]
+    assert bench.main([*argv, "--out", str(tmp_path)]) == 0
+    rows = pd.read_csv(tmp_path / "scale.csv")
+    assert set(rows["method"]) == {
+        "aeimpute, in memory",
+        "KNNImputer, in memory",
+        "IterativeImputer, in memory",
+        "aeimpute fit, Parquet file",
+        "aeimpute transform, Parquet stream",
+    }
+    assert (rows["seconds"] > 0).all() and (rows["rss_mb"] > 50).all()
+    text = (tmp_path / "scale.md").read_text()
+    assert "| aeimpute transform, Parquet stream | 300 |" in text
+    assert "`Imputer().fit` on 400 x 4" in text
+    assert (tmp_path / "scale.png").stat().st_size > 1000
