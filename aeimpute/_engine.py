@@ -159,7 +159,8 @@ def predict_raw(est: Any, z: np.ndarray, observed: np.ndarray, latent: bool = Fa
             )
         heads = _heads(est, "cpu")
         passes = est.inference_passes
-        pred = heads.activate(torch.as_tensor(_ensemble_raw(est, z, observed))).numpy()
+        pred = heads.activate(torch.as_tensor(_ensemble_raw(est, z, observed)), inplace=True)
+        pred = pred.numpy()
         if passes > 1:
             # average over extra passes that hide a further share of the observed cells,
             # as in training; the plain pass is one of them
@@ -170,9 +171,9 @@ def predict_raw(est: Any, z: np.ndarray, observed: np.ndarray, latent: bool = Fa
             for _ in range(passes - 1):
                 hidden = hide_cells(obs_t, low, high, gen).numpy()
                 out = _ensemble_raw(est, z, observed & ~hidden)
-                total += heads.activate(torch.as_tensor(out)).numpy()
+                total += heads.activate(torch.as_tensor(out), inplace=True).numpy()
             pred = total / passes
-        return pred.astype(np.float64)
+        return pred.astype(np.float64, copy=False)
 
 
 def reconstruction_error(

@@ -337,7 +337,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
 
         # a time series keeps every row (their positions are the time axis)
         keep = np.ones(len(df), dtype=bool) if temporal else observed.any(axis=1)
-        z = np.nan_to_num(scaler.transform(values[keep]), nan=0.0)
+        z = scaler.transform(values[keep], missing=0.0)
         self._models, self.history_, self.residual_scale_ = _engine.fit_models(
             self, z, observed[keep], device
         )
@@ -373,7 +373,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         else:
             pred = np.zeros_like(z)
             pred[rows] = _engine.predict_raw(self, z[rows], observed[rows])
-        out = decode(df, self._layout, self._scaler.inverse_transform(pred), fill, self.clip)
+        pred = self._scaler.inverse_transform(pred, copy=False)
+        out = decode(df, self._layout, pred, fill, self.clip)
         return self._restore(out, kind, order, X)
 
     def encode(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
@@ -509,7 +510,11 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self, df: pd.DataFrame, warn: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values, observed = encode(df, self._layout)
-        na = np.column_stack([df.iloc[:, i].isna().to_numpy() for i in self._layout.modelled])
+        # cells to fill: the missing ones (categories unseen in fit are unobserved but kept)
+        na = ~observed
+        for f, i in enumerate(self._layout.modelled):
+            if self._layout.specs[i].kind in ("binary", "categorical"):
+                na[:, f] = df.iloc[:, i].isna().to_numpy()
         empty = ~observed.any(axis=1)
         if warn and empty.any() and not self.temporal_:  # temporal: filled from neighbours
             warnings.warn(
@@ -518,7 +523,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        z = np.nan_to_num(self._scaler.transform(values), nan=0.0)
+        z = self._scaler.transform(values, missing=0.0, copy=False)  # values: ours, unused after
         return z, observed, na
 
 

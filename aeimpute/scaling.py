@@ -52,16 +52,30 @@ class ObservedScaler:
         mean[self.columns], scale[self.columns] = self.mean_, self.scale_
         return mean, scale
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        # one vectorised pass over the whole matrix; x - 0 and x / 1 are exact
+    def transform(
+        self, X: np.ndarray, missing: float | None = None, copy: bool = True
+    ) -> np.ndarray:
+        """Scaled ``X``; with ``missing``, NaN cells are set to that value.
+
+        With ``copy=False`` a float64 ``X`` is scaled in place (no second
+        matrix of the table's size).
+        """
+        # vectorised over the whole matrix; x - 0 and x / 1 are exact
         X = np.asarray(X, dtype=np.float64)
         mean, scale = self._full(X.shape[1])
-        return (X - mean) / scale
+        out = np.subtract(X, mean, out=None if copy else X)
+        out /= scale
+        if missing is not None:
+            np.copyto(out, missing, where=np.isnan(out))
+        return out
 
-    def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+    def inverse_transform(self, Z: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Back to the original units (in place on a float64 ``Z`` with ``copy=False``)."""
         Z = np.asarray(Z, dtype=np.float64)
         mean, scale = self._full(Z.shape[1])
-        return Z * scale + mean
+        out = np.multiply(Z, scale, out=None if copy else Z)
+        out += mean
+        return out
 
     def to_json(self) -> dict:
         return {

@@ -317,8 +317,9 @@ def encode(df: pd.DataFrame, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
         training count as missing (with a warning).
     """
     n = len(df)
-    values = np.full((n, layout.n_encoded), np.nan)
-    observed = np.zeros((n, layout.n_features), dtype=bool)
+    # column-major: every column below is written in one contiguous pass
+    values = np.full((n, layout.n_encoded), np.nan, order="F")
+    observed = np.zeros((n, layout.n_features), dtype=bool, order="F")
     for f, i in enumerate(layout.modelled):
         spec = layout.specs[i]
         col = df.iloc[:, i]
@@ -380,7 +381,7 @@ def decode(
     DataFrame
         Same index, columns and dtypes as ``df``.
     """
-    out = df.copy()
+    out = df.copy(deep=False)  # isetitem below puts new arrays in ``out``, never into ``df``
     for f, i in enumerate(layout.modelled):
         rows = np.flatnonzero(fill[:, f])
         if len(rows) == 0:
@@ -418,14 +419,14 @@ def _take_levels(levels: list, idx: np.ndarray) -> np.ndarray:
 
 def assign_cells(col: pd.Series, rows: np.ndarray, values: np.ndarray) -> pd.Series:
     """Copy of ``col`` with ``values`` written at positions ``rows``, dtype kept."""
-    new = col.copy()
     dtype = col.dtype
     if pd.api.types.is_float_dtype(dtype) and not isinstance(
         dtype, pd.api.extensions.ExtensionDtype
     ):
-        arr = new.to_numpy(copy=True)
+        arr = col.to_numpy(copy=True)
         arr[rows] = np.asarray(values, dtype=float).astype(dtype)
-        return pd.Series(arr, index=col.index, name=col.name, dtype=dtype)
+        return pd.Series(arr, index=col.index, name=col.name, dtype=dtype, copy=False)
+    new = col.copy()
     if pd.api.types.is_integer_dtype(dtype) or isinstance(dtype, pd.BooleanDtype):
         values = np.asarray(values)
         if pd.api.types.is_integer_dtype(dtype):

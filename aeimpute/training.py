@@ -92,9 +92,9 @@ class Heads:
             parts.append(-(tgt * logp).sum(-1))
         return torch.cat(parts, dim=1)[:, self.order]
 
-    def activate(self, out: torch.Tensor) -> torch.Tensor:
+    def activate(self, out: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         """Raw outputs -> predictions: numbers, probabilities, category probabilities."""
-        pred = out.clone()
+        pred = out if inplace else out.clone()
         if len(self.bin_enc):
             pred[:, self.bin_enc] = torch.sigmoid(out[:, self.bin_enc])
         if self.cat_index.shape[0]:
