@@ -117,7 +117,7 @@ def stream_parquet(
 
     # buffered reads of column chunks rather than whole pre-buffered row groups: memory then
     # follows the batch size, not the file's row-group size
-    source = pq.ParquetFile(src, pre_buffer=False, buffer_size=1 << 20)
+    source = _open_parquet(src)
     _check_model_columns(imputer, source.schema_arrow.names, src)
     filled = 0
     with atomic_path(dst) as tmp:
@@ -147,6 +147,21 @@ def stream_parquet(
     return filled
 
 
+def _parquet_files(path: Path) -> list[Path]:
+    """The Parquet files of a file or folder (hidden and ``_``-prefixed files skipped)."""
+    if not path.is_dir():
+        return [path]
+    found = [*path.rglob("*.parquet"), *path.rglob("*.pq")]
+    return sorted(f for f in found if not f.name.startswith((".", "_")))
+
+
+def _open_parquet(path: Path) -> Any:
+    """A ParquetFile that reads column chunks through a 1 MB buffer (no whole row groups)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+
+
 def sample_parquet(
     path: Path, max_rows: int, seed: int, columns: list[str] | None = None
 ) -> tuple[pd.DataFrame, int]:
@@ -159,12 +174,12 @@ def sample_parquet(
     """
     import numpy as np
     import pyarrow as pa
-    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
+    files = _parquet_files(path)
     try:
-        dataset = ds.dataset(path, format="parquet")
-        schema = dataset.schema
-        n_rows = dataset.count_rows()
+        schema = pq.read_schema(files[0])
+        n_rows = sum(pq.read_metadata(f).num_rows for f in files)
     except (OSError, pa.ArrowException) as err:
         raise InputError(f"{path}: cannot be read as parquet ({err})") from err
     read = None
@@ -174,15 +189,18 @@ def sample_parquet(
             raise InputError(f"--columns names columns not in the data: {missing}")
         index = (schema.pandas_metadata or {}).get("index_columns", [])
         read = list(dict.fromkeys([*columns, *(c for c in index if isinstance(c, str))]))
-    if n_rows <= max_rows:
-        table = dataset.to_table(columns=read)
-    else:
-        rng = np.random.default_rng(seed)
-        kept = [
-            batch.filter(pa.array(rng.random(batch.num_rows) < max_rows / n_rows))
-            for batch in dataset.to_batches(columns=read, batch_size=65_536)
-        ]
-        table = pa.Table.from_batches(kept)  # one (maybe empty) batch per batch read
+    rng = np.random.default_rng(seed)
+    rate = max_rows / n_rows if n_rows > max_rows else None
+    kept = []
+    try:
+        for f in files:
+            for batch in _open_parquet(f).iter_batches(batch_size=65_536, columns=read):
+                if rate is not None:
+                    batch = batch.filter(pa.array(rng.random(batch.num_rows) < rate))
+                kept.append(batch)
+        table = pa.Table.from_batches(kept) if kept else schema.empty_table()
+    except (OSError, pa.ArrowException) as err:  # unreadable or mismatched files
+        raise InputError(f"{path}: cannot be read as parquet ({err})") from err
     df = _to_pandas(table.replace_schema_metadata(schema.metadata))
     return (df[columns] if columns else df), n_rows
 

@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_datasets(args.datasets, [])
+    if not data:
+        raise SystemExit(f"none of the datasets {args.datasets} is available")
     seeds = list(range(args.seeds))
     results = run(data, args.variants, args.settings, seeds)
     results.to_csv(args.out / "ablation_results.csv", index=False)
