@@ -59,7 +59,7 @@ def fit_models(
     layout = est._layout
     foe = layout.feature_of_encoded()
     config = TrainConfig(
-        max_steps=est.max_steps,
+        max_steps=est.max_steps_,
         batch_size=est.batch_size,
         learning_rate=est.learning_rate,
         weight_decay=est.weight_decay,
@@ -67,7 +67,7 @@ def fit_models(
         noise_std=est.noise_std,
         visible_weight=est.visible_weight,
         validation_fraction=est.validation_fraction,
-        patience=est.patience,
+        patience=est.patience_,
         verbose=est.verbose,
         channel_rate=est.channel_rate if est.channel_masking_ else 0.0,
     )

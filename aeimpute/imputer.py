@@ -24,7 +24,7 @@ _CONSTRAINTS = {
     "n_models": v.int_in(1, 32),
     "inference_passes": v.int_in(1, 1000),
     "refine": v.int_in(0, 8),
-    "max_steps": v.int_in(1),
+    "max_steps": v.either(v.one_of("auto"), v.int_in(1)),
     "batch_size": v.int_in(1),
     "learning_rate": v.real_in(0, 1, "right"),
     "weight_decay": v.real_in(0, 1),
@@ -92,8 +92,13 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Refinement passes inside the network: each feeds the previous
         reconstruction into the missing cells and reconstructs again (trained
         end to end, like an unrolled iterative imputer).
-    max_steps : int, default=1000
-        Maximum number of optimisation steps per network.
+    max_steps : int or "auto", default="auto"
+        Maximum number of optimisation steps per network. ``"auto"``: steps
+        for about 600 passes over the training rows,
+        ``round(600 * n_rows / min(batch_size, n_rows))``, kept between 1000
+        and 3000 (so tables of up to about 850 rows get 1000, 2,560 rows or
+        more get 3000); the temporal model takes 1000. The number used is
+        ``max_steps_``.
     batch_size : int, default=512
         Rows per step (all rows when the table is smaller). With temporal
         context, each step draws ``max(1, batch_size // 32)`` windows.
@@ -115,6 +120,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         skipped when it would hold back fewer than 100 cells.
     patience : int, default=400
         Stop when the validation error has not improved for this many steps.
+        With ``max_steps="auto"`` it counts steps of a 1000-step schedule and
+        is scaled with the schedule (``patience * max_steps_ / 1000``), so a
+        longer run is not stopped early while the learning rate is still
+        high. The number used is ``patience_``.
     channels : dict {name: [columns]}, "columns" or None
         Columns that come from the same sensor or source and tend to go
         missing together (a fused multi-channel matrix). Training then also
@@ -205,7 +214,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         n_models: int = 1,
         inference_passes: int = 1,
         refine: int = 1,
-        max_steps: int = 1000,
+        max_steps: int | str = "auto",
         batch_size: int = 512,
         learning_rate: float = 5e-3,
         weight_decay: float = 1e-4,
@@ -337,6 +346,11 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
 
         # a time series keeps every row (their positions are the time axis)
         keep = np.ones(len(df), dtype=bool) if temporal else observed.any(axis=1)
+        if self.max_steps == "auto":
+            self.max_steps_ = auto_steps(int(keep.sum()), self.batch_size, temporal)
+            self.patience_ = round(self.patience * self.max_steps_ / AUTO_STEPS[0])
+        else:
+            self.max_steps_, self.patience_ = self.max_steps, self.patience
         z = scaler.transform(values[keep], missing=0.0)
         self._models, self.history_, self.residual_scale_ = _engine.fit_models(
             self, z, observed[keep], device
@@ -525,6 +539,26 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             )
         z = self._scaler.transform(values, missing=0.0, copy=False)  # values: ours, unused after
         return z, observed, na
+
+
+#: ``max_steps="auto"``: passes over the training rows, and the range of steps allowed
+AUTO_EPOCHS = 600
+AUTO_STEPS = (1000, 3000)
+
+
+def auto_steps(n_rows: int, batch_size: int, temporal: bool = False) -> int:
+    """Training steps for ``max_steps="auto"``.
+
+    Examples
+    --------
+    >>> auto_steps(500, 512), auto_steps(1797, 512), auto_steps(20_000, 512)
+    (1000, 2106, 3000)
+    """
+    if temporal:
+        return AUTO_STEPS[0]
+    low, high = AUTO_STEPS
+    batch = max(1, min(batch_size, n_rows))
+    return int(min(high, max(low, round(AUTO_EPOCHS * n_rows / batch))))
 
 
 def _check_time_order(df: pd.DataFrame) -> None:

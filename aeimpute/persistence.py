@@ -119,6 +119,8 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "model_config": est.model_config_,
         "n_models": len(est._models),
         "seed": est.seed_,
+        "max_steps": est.max_steps_,
+        "patience": est.patience_,
         "residual_scale": est.residual_scale_.tolist(),
         "history": est.history_,
     }
@@ -185,6 +187,9 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         est.model_config_ = dict(meta["model_config"])
         est._set_channels(est.columns_)
         est.seed_ = int(meta["seed"])
+        # files written before max_steps="auto" hold an integer max_steps parameter
+        est.max_steps_ = int(meta.get("max_steps", meta["params"].get("max_steps", 1000)))
+        est.patience_ = int(meta.get("patience", meta["params"].get("patience", 400)))
         est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
         est.history_ = meta["history"]
         from aeimpute.imputer import _resolve_device

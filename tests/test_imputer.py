@@ -215,3 +215,24 @@ def test_refine_and_inference_passes(numeric, tmp_path):
     pd.testing.assert_frame_equal(b, refined.transform(numeric))  # passes are seeded
     refined.save(tmp_path / "m")
     pd.testing.assert_frame_equal(Imputer.load(tmp_path / "m").transform(numeric), b)
+
+
+def test_max_steps_auto_follows_the_documented_rule(numeric, tmp_path):
+    from aeimpute.imputer import auto_steps
+
+    assert auto_steps(100, 512) == 1000  # small tables: the floor
+    assert auto_steps(1797, 512) == round(600 * 1797 / 512)
+    assert auto_steps(20_000, 512) == 3000
+    assert auto_steps(10**7, 512) == 3000  # large tables: the ceiling
+    assert auto_steps(10**7, 512, temporal=True) == 1000
+    imp = Imputer(hidden_width=16, batch_size=64, random_state=0, patience=25).fit(numeric)
+    assert imp.max_steps_ == auto_steps(len(numeric), 64)
+    assert imp.patience_ == round(25 * imp.max_steps_ / 1000)  # scaled with the schedule
+    assert imp.history_[0]["steps"] <= imp.max_steps_
+    imp.save(tmp_path / "m.aeimpute")
+    loaded = Imputer.load(tmp_path / "m.aeimpute")
+    assert (loaded.max_steps_, loaded.patience_) == (imp.max_steps_, imp.patience_)
+    fixed = Imputer(**FAST, patience=7).fit(numeric)
+    assert (fixed.max_steps_, fixed.patience_) == (FAST["max_steps"], 7)
+    with pytest.raises(ValueError, match="max_steps"):
+        Imputer(max_steps="fast").fit(numeric)
