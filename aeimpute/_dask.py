@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 
 #: most rows :meth:`Imputer.fit` takes from a Dask DataFrame (and ``aeimpute fit`` from a
 #: Parquet source): beyond this, a uniform random sample of about this many rows. Training
-#: sees ``max_steps * batch_size`` rows (512,000 by default), so more rows add little.
+#: sees ``max_steps * batch_size`` rows (at most 1,536,000 by default), so more add little.
 FIT_ROWS = 1_000_000
 
 

@@ -67,7 +67,8 @@ def fit_models(
         noise_std=est.noise_std,
         visible_weight=est.visible_weight,
         validation_fraction=est.validation_fraction,
-        patience=est.patience_,
+        patience=est.patience,
+        min_steps=est.min_steps_,
         verbose=est.verbose,
         channel_rate=est.channel_rate if est.channel_masking_ else 0.0,
     )

@@ -120,10 +120,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         skipped when it would hold back fewer than 100 cells.
     patience : int, default=400
         Stop when the validation error has not improved for this many steps.
-        With ``max_steps="auto"`` it counts steps of a 1000-step schedule and
-        is scaled with the schedule (``patience * max_steps_ / 1000``), so a
-        longer run is not stopped early while the learning rate is still
-        high. The number used is ``patience_``.
+        With ``max_steps="auto"`` and more than 1000 steps, training does
+        not stop before its last 1000 steps (``min_steps_``): early in a
+        long schedule the learning rate is still high and the validation
+        error noisy.
     channels : dict {name: [columns]}, "columns" or None
         Columns that come from the same sensor or source and tend to go
         missing together (a fused multi-channel matrix). Training then also
@@ -348,9 +348,9 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         keep = np.ones(len(df), dtype=bool) if temporal else observed.any(axis=1)
         if self.max_steps == "auto":
             self.max_steps_ = auto_steps(int(keep.sum()), self.batch_size, temporal)
-            self.patience_ = round(self.patience * self.max_steps_ / AUTO_STEPS[0])
+            self.min_steps_ = self.max_steps_ - AUTO_STEPS[0]
         else:
-            self.max_steps_, self.patience_ = self.max_steps, self.patience
+            self.max_steps_, self.min_steps_ = self.max_steps, 0
         z = scaler.transform(values[keep], missing=0.0)
         self._models, self.history_, self.residual_scale_ = _engine.fit_models(
             self, z, observed[keep], device

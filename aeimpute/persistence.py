@@ -120,7 +120,7 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "n_models": len(est._models),
         "seed": est.seed_,
         "max_steps": est.max_steps_,
-        "patience": est.patience_,
+        "min_steps": est.min_steps_,
         "residual_scale": est.residual_scale_.tolist(),
         "history": est.history_,
     }
@@ -189,7 +189,7 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         est.seed_ = int(meta["seed"])
         # files written before max_steps="auto" hold an integer max_steps parameter
         est.max_steps_ = int(meta.get("max_steps", meta["params"].get("max_steps", 1000)))
-        est.patience_ = int(meta.get("patience", meta["params"].get("patience", 400)))
+        est.min_steps_ = int(meta.get("min_steps", 0))
         est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
         est.history_ = meta["history"]
         from aeimpute.imputer import _resolve_device

@@ -37,6 +37,7 @@ class TrainConfig:
     eval_every: int = 25
     verbose: bool = False
     channel_rate: float = 0.0
+    min_steps: int = 0
 
 
 class Heads:
@@ -193,8 +194,8 @@ def optimise(
         in eval mode); None trains for ``max_steps``.
     config : object
         With ``max_steps``, ``learning_rate``, ``weight_decay``, ``patience``,
-        ``eval_every`` and ``verbose`` (a :class:`TrainConfig` or the keypoint
-        model's ``FitConfig``).
+        ``eval_every``, ``verbose`` and optionally ``min_steps`` (a
+        :class:`TrainConfig` or the keypoint model's ``FitConfig``).
     diverged_hint : str
         What to try, appended to the error when the loss stops being finite.
 
@@ -205,6 +206,7 @@ def optimise(
         ``best_step``, ``best_val_loss``.
     """
     max_steps, patience, eval_every = config.max_steps, config.patience, config.eval_every
+    min_steps = getattr(config, "min_steps", 0)  # no early stop before this step
     opt = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -243,7 +245,7 @@ def optimise(
                     progress.set_postfix(val=f"{v:.4f}")
                 if v < best["loss"]:
                     best = {"loss": v, "step": step + 1, "state": copy.deepcopy(model.state_dict())}
-                elif step + 1 - best["step"] >= patience:
+                elif step + 1 - best["step"] >= patience and step + 1 >= min_steps:
                     break
     finally:
         if progress is not None:

@@ -225,14 +225,15 @@ def test_max_steps_auto_follows_the_documented_rule(numeric, tmp_path):
     assert auto_steps(20_000, 512) == 3000
     assert auto_steps(10**7, 512) == 3000  # large tables: the ceiling
     assert auto_steps(10**7, 512, temporal=True) == 1000
-    imp = Imputer(hidden_width=16, batch_size=64, random_state=0, patience=25).fit(numeric)
-    assert imp.max_steps_ == auto_steps(len(numeric), 64)
-    assert imp.patience_ == round(25 * imp.max_steps_ / 1000)  # scaled with the schedule
+    imp = Imputer(hidden_width=16, batch_size=16, random_state=0, patience=25).fit(numeric)
+    assert imp.max_steps_ == auto_steps(len(numeric), 16) == 3000
+    assert imp.min_steps_ == imp.max_steps_ - 1000  # no early stop before the last 1000
+    assert imp.history_[0]["steps"] >= imp.min_steps_
     assert imp.history_[0]["steps"] <= imp.max_steps_
     imp.save(tmp_path / "m.aeimpute")
     loaded = Imputer.load(tmp_path / "m.aeimpute")
-    assert (loaded.max_steps_, loaded.patience_) == (imp.max_steps_, imp.patience_)
-    fixed = Imputer(**FAST, patience=7).fit(numeric)
-    assert (fixed.max_steps_, fixed.patience_) == (FAST["max_steps"], 7)
+    assert (loaded.max_steps_, loaded.min_steps_) == (imp.max_steps_, imp.min_steps_)
+    fixed = Imputer(**FAST).fit(numeric)
+    assert (fixed.max_steps_, fixed.min_steps_) == (FAST["max_steps"], 0)
     with pytest.raises(ValueError, match="max_steps"):
         Imputer(max_steps="fast").fit(numeric)
