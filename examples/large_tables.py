@@ -33,8 +33,11 @@ def make_parts(folder: Path, n_parts: int = 4, rows: int = 5_000, seed: int = 0)
 
 
 def with_dask(folder: Path, out: Path, max_steps: int = 300) -> pd.DataFrame:
-    import dask.dataframe as dd
-    from dask.distributed import Client, LocalCluster
+    try:
+        import dask.dataframe as dd
+        from dask.distributed import Client, LocalCluster
+    except ImportError as err:
+        raise SystemExit(f'this example needs Dask: pip install "aeimpute[dask]" ({err})') from err
 
     from aeimpute import Imputer
 
