@@ -50,7 +50,7 @@ def _kind(path: Path) -> str:
 def _source(path: Path, folder: bool = False) -> str:
     """The format of an input file that exists (or, with ``folder``, a folder of Parquet files)."""
     if folder and path.is_dir():
-        if not any(path.rglob("*.parquet")) and not any(path.rglob("*.pq")):
+        if not _parquet_files(path):
             raise InputError(f"{path}: a folder without .parquet or .pq files")
         return "parquet"
     if path.is_dir():

@@ -214,6 +214,11 @@ def test_fit_from_a_parquet_folder_streams_a_seeded_sample(tmp_path, capsys):
     pd.testing.assert_frame_equal(rows, whole.loc[rows.index, ["a", "b"]])  # index restored
     again, _ = sample_parquet(folder, 300, seed=1, columns=["a", "b"])
     pd.testing.assert_frame_equal(rows, again)
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    parts[0].to_parquet(hidden / "_metadata.parquet")  # skipped like any "_" or "." file
+    assert main(["fit", str(hidden), "-o", str(tmp_path / "h.aeimpute")]) == 2
+    assert "a folder without .parquet" in capsys.readouterr().err
     everything, _ = sample_parquet(folder, 5000, seed=1)
     pd.testing.assert_frame_equal(everything.sort_index(), whole.sort_index())  # Int64 kept
     model = tmp_path / "m.aeimpute"
