@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aeimpute import neighbors
 from aeimpute.corruption import hide_cells
 from aeimpute.nn import DenoisingAutoencoder, TemporalDenoiser
 from aeimpute.training import (
@@ -53,8 +54,12 @@ def _heads(est: Any, device: str | None = None) -> Heads:
 
 def fit_models(
     est: Any, z: np.ndarray, observed: np.ndarray, device: torch.device
-) -> tuple[list, list, np.ndarray]:
-    """Train ``est.n_models`` networks; return them, their histories and residual scales."""
+) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """Train ``est.n_models`` networks.
+
+    Returns the networks, their histories, the residual scale of each
+    encoded column and the cells the first network held back for validation.
+    """
     est.device_ = str(device)
     layout = est._layout
     foe = layout.feature_of_encoded()
@@ -74,7 +79,7 @@ def fit_models(
     )
     temporal = est.model_config_.get("kind") == "temporal"
     channel_of_feature = est.channel_of_feature_
-    models, histories = [], []
+    models, histories, held = [], [], None
     sq_err = np.zeros(layout.n_encoded)
     count = np.zeros(layout.n_encoded)
     heads = _heads(est)
@@ -98,6 +103,8 @@ def fit_models(
                 hist = train(
                     model, z, observed, val, heads, foe, config, gen, device, channel_of_feature
                 )
+            if held is None:
+                held = val  # before the stand-in below: these cells were never trained on
             if not val.any():  # estimate the error scale on a fresh hide pass instead
                 val = observed & (np.random.default_rng(seed + 1).random(observed.shape) < 0.2)
             rows = slice(None) if temporal else val.any(axis=1)
@@ -116,7 +123,71 @@ def fit_models(
         )
     residual = np.sqrt(sq_err / np.maximum(count, 1))
     residual[count == 0] = 1.0
-    return models, histories, residual
+    return models, histories, residual, held
+
+
+def _numeric_encoded(layout: Any) -> np.ndarray:
+    """Which encoded columns are numeric (the others are binary/categorical probabilities)."""
+    numeric = np.zeros(layout.n_encoded, dtype=bool)
+    numeric[layout.heads()["numeric"]] = True
+    return numeric
+
+
+def fit_neighbors(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -> None:
+    """Fit the neighbour blend of ``est`` (see :mod:`aeimpute.neighbors`).
+
+    The blend weights are fitted on the cells the first network held back
+    (``held``): that network fills the table without them, the neighbour
+    estimate is taken from rows where they count as missing too, and each
+    weight minimises the error on them. The reference table is then every
+    training row (at most ``NEIGHBOR_ROWS``) completed by the full model.
+    Sets ``neighbor_weights_`` and ``_reference``.
+    """
+    est.neighbor_weights_ = {"numeric": 0.0, "discrete": 0.0}
+    est._reference = None
+    k = est.n_neighbors_
+    if k == 0:
+        return
+    foe = est._layout.feature_of_encoded()
+    numeric = _numeric_encoded(est._layout)
+    rows = np.arange(len(z))
+    if len(rows) > neighbors.NEIGHBOR_ROWS:
+        rng = np.random.default_rng(est.seed_ + 5)
+        rows = np.sort(rng.choice(len(z), size=neighbors.NEIGHBOR_ROWS, replace=False))
+    if held.any():
+        train_obs = observed & ~held
+        with _session(est):
+            net = _raw(est._models[0], z, train_obs, foe, torch.device(est.device_))
+        net = _heads(est, "cpu").activate(torch.as_tensor(net), inplace=True).numpy()
+        filled = neighbors.complete(z, net, train_obs[:, foe])
+        query = held.any(axis=1)
+        local, found = neighbors.estimate(filled, filled[rows], train_obs[rows], foe, k, need=query)
+        cells = (held & found)[:, foe]
+        est.neighbor_weights_ = {
+            "numeric": neighbors.fit_weight(net, local, z, cells & numeric),
+            "discrete": neighbors.fit_weight(net, local, z, cells & ~numeric),
+        }
+    if any(w > 0 for w in est.neighbor_weights_.values()):
+        full = predict_raw(est, z[rows], observed[rows])
+        est._reference = (neighbors.complete(z[rows], full, observed[rows][:, foe]), observed[rows])
+
+
+def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Filled values in scaled units: the network's, blended with the neighbours'."""
+    pred = predict_raw(est, z, observed)
+    ref = getattr(est, "_reference", None)
+    if ref is None:
+        return pred
+    foe = est._layout.feature_of_encoded()
+    obs_enc = observed[:, foe]
+    local, found = neighbors.estimate(
+        neighbors.complete(z, pred, obs_enc), ref[0], ref[1], foe, est.n_neighbors_,
+        need=~observed.all(axis=1),
+    )  # fmt: skip
+    weights = est.neighbor_weights_
+    w = np.where(_numeric_encoded(est._layout), weights["numeric"], weights["discrete"])
+    mix = found[:, foe] & ~obs_enc
+    return np.where(mix, (1.0 - w) * pred + w * local, pred)
 
 
 @torch.no_grad()
@@ -208,7 +279,7 @@ def reconstruction_error(
 
 def sample(est: Any, z: np.ndarray, observed: np.ndarray, n: int) -> list[np.ndarray]:
     """``n`` random completions in scaled units (one-hot draws for categories)."""
-    mean = predict_raw(est, z, observed)
+    mean = predict(est, z, observed)
     heads = est._layout.heads()
     rng = np.random.default_rng(est.seed_ + 2)
     draws = []

@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from aeimpute import _dask
 from aeimpute import _validation as v
 from aeimpute._frame import FrameIOMixin
+from aeimpute.neighbors import DEFAULT_K, NEIGHBOR_ROWS
 from aeimpute.scaling import ObservedScaler
 from aeimpute.schema import Layout, decode, encode, infer_schema
 
@@ -24,6 +25,7 @@ _CONSTRAINTS = {
     "n_models": v.int_in(1, 32),
     "inference_passes": v.int_in(1, 1000),
     "refine": v.int_in(0, 8),
+    "neighbors": v.either(v.one_of("auto"), v.int_in(0, 1000)),
     "max_steps": v.either(v.one_of("auto"), v.int_in(1)),
     "batch_size": v.int_in(1),
     "learning_rate": v.real_in(0, 1, "right"),
@@ -92,6 +94,17 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Refinement passes inside the network: each feeds the previous
         reconstruction into the missing cells and reconstructs again (trained
         end to end, like an unrolled iterative imputer).
+    neighbors : int or "auto", default="auto"
+        Blend each filled cell with the inverse-distance weighted mean of
+        the values its ``neighbors`` nearest training rows observed in that
+        column (nearest in the network's completed, scaled table; see
+        :mod:`aeimpute.neighbors`). The blend weight, one for numeric and
+        one for binary/categorical columns, is fitted on the held-back
+        validation cells, so it falls to 0 where the neighbours do not
+        help. ``"auto"``: 5 neighbours for a row-wise model fitted on at
+        most 20,000 rows, none otherwise. 0 turns it off. The training rows
+        (completed, float32; a random 20,000 of them on larger tables) are
+        kept in the model to search. Not used with temporal context.
     max_steps : int or "auto", default="auto"
         Maximum number of optimisation steps per network. ``"auto"``: steps
         for about 600 passes over the training rows,
@@ -187,6 +200,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Whether the model uses temporal context.
     history_ : list of dict
         Training history of each network (losses, best step).
+    n_neighbors_ : int
+        Neighbours used by the blend (0: no blend).
+    neighbor_weights_ : dict
+        Fitted blend weights, ``{"numeric": w, "discrete": w}``.
 
     Examples
     --------
@@ -214,6 +231,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         n_models: int = 1,
         inference_passes: int = 1,
         refine: int = 1,
+        neighbors: int | str = "auto",
         max_steps: int | str = "auto",
         batch_size: int = 512,
         learning_rate: float = 5e-3,
@@ -241,6 +259,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self.n_models = n_models
         self.inference_passes = inference_passes
         self.refine = refine
+        self.neighbors = neighbors
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -301,6 +320,12 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             for c in all_na:
                 column_kinds[c] = "passthrough"
         temporal = _use_temporal(self.temporal, df)
+        if temporal and self.neighbors not in ("auto", 0):
+            raise ValueError(
+                f"neighbors={self.neighbors!r} applies to the row-wise model, but this table "
+                "is modelled with temporal context (the neighbouring rows in time are its "
+                "context); pass neighbors='auto' or 0, or temporal=False"
+            )
         specs = infer_schema(df, column_kinds)
         layout = Layout(specs)
         if layout.n_features == 0:
@@ -352,9 +377,14 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         else:
             self.max_steps_, self.min_steps_ = self.max_steps, 0
         z = scaler.transform(values[keep], missing=0.0)
-        self._models, self.history_, self.residual_scale_ = _engine.fit_models(
+        self._models, self.history_, self.residual_scale_, held = _engine.fit_models(
             self, z, observed[keep], device
         )
+        if self.neighbors == "auto":
+            self.n_neighbors_ = 0 if temporal or keep.sum() > NEIGHBOR_ROWS else DEFAULT_K
+        else:
+            self.n_neighbors_ = int(self.neighbors)
+        _engine.fit_neighbors(self, z, observed[keep], held)
         return self
 
     # ------------------------------------------------------------ transform
@@ -383,10 +413,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
 
         rows = fill.any(axis=1)  # the row-wise model need not run on complete rows
         if self.temporal_ or rows.all():
-            pred = _engine.predict_raw(self, z, observed)
+            pred = _engine.predict(self, z, observed)
         else:
             pred = np.zeros_like(z)
-            pred[rows] = _engine.predict_raw(self, z[rows], observed[rows])
+            pred[rows] = _engine.predict(self, z[rows], observed[rows])
         pred = self._scaler.inverse_transform(pred, copy=False)
         out = decode(df, self._layout, pred, fill, self.clip)
         return self._restore(out, kind, order, X)

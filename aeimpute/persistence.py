@@ -76,7 +76,7 @@ def _decode_params(params: dict) -> dict:
     return out
 
 
-def _weights(named_modules: dict) -> bytes:
+def _weights(named_modules: dict, tensors: dict | None = None) -> bytes:
     import torch
 
     buf = io.BytesIO()
@@ -85,6 +85,8 @@ def _weights(named_modules: dict) -> bytes:
         for prefix, m in named_modules.items()
         for name, t in m.state_dict().items()
     }
+    for name, array in (tensors or {}).items():
+        state[name] = torch.from_numpy(np.ascontiguousarray(array))
     torch.save(state, buf)
     return buf.getvalue()
 
@@ -108,7 +110,10 @@ def _write(path: str | os.PathLike, meta: dict, weights: bytes) -> None:
 
 def save(est: Any, path: str | os.PathLike) -> None:
     """Write an :class:`aeimpute.Imputer` to ``path``."""
-    weights = _weights({f"model{k}": m for k, m in enumerate(est._models)})
+    reference = {}
+    if est._reference is not None:
+        reference = {"reference.values": est._reference[0], "reference.observed": est._reference[1]}
+    weights = _weights({f"model{k}": m for k, m in enumerate(est._models)}, reference)
     meta = {
         "estimator": "Imputer",
         "params": _encode_params(est.get_params(deep=False)),
@@ -122,6 +127,8 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "max_steps": est.max_steps_,
         "min_steps": est.min_steps_,
         "residual_scale": est.residual_scale_.tolist(),
+        "n_neighbors": est.n_neighbors_,
+        "neighbor_weights": est.neighbor_weights_,
         "history": est.history_,
     }
     _write(path, meta, weights)
@@ -191,6 +198,18 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         est.max_steps_ = int(meta.get("max_steps", meta["params"].get("max_steps", 1000)))
         est.min_steps_ = int(meta.get("min_steps", 0))
         est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
+        # files written before the neighbour blend have none
+        est.n_neighbors_ = int(meta.get("n_neighbors", 0))
+        est.neighbor_weights_ = {
+            k: float(w)
+            for k, w in meta.get("neighbor_weights", {"numeric": 0.0, "discrete": 0.0}).items()
+        }
+        est._reference = None
+        if "reference.values" in state:
+            est._reference = (
+                state["reference.values"].numpy(),
+                state["reference.observed"].numpy(),
+            )
         est.history_ = meta["history"]
         from aeimpute.imputer import _resolve_device
 

@@ -49,6 +49,7 @@ VARIANTS: dict[str, dict] = {
     "3000 steps": {"max_steps": 3000},
     "5000 steps": {"max_steps": 5000},
     "width 256": {"hidden_width": 256},
+    "no neighbour blend (neighbors=0)": {"neighbors": 0},
     "batch 2048": {"batch_size": 2048},
     "batch 256": {"batch_size": 256},
     "inference_passes=10": {"inference_passes": 10},

@@ -1,0 +1,131 @@
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FAST
+
+from aeimpute import Imputer, neighbors, simulate
+from aeimpute.metrics import rmse
+
+
+def test_estimate_averages_only_observed_reference_cells():
+    # row 3 is the query's nearest row, but its column 1 was not observed (15 is a guess)
+    reference = np.array([[0.0, 10.0], [0.1, 20.0], [5.0, 30.0], [0.2, 15.0]], dtype=np.float32)
+    ref_observed = np.array([[True, True], [True, True], [True, True], [True, False]])
+    query = np.array([[0.2, 15.0]], dtype=np.float32)
+    values, found = neighbors.estimate(query, reference, ref_observed, np.array([0, 1]), k=2)
+    assert found.all()
+    d = np.linalg.norm(reference[:2] - query, axis=1)  # rows 0 and 1: the first two observing
+    w = 1.0 / (d + 1e-6)
+    assert values[0, 1] == pytest.approx((w @ [10.0, 20.0]) / w.sum(), rel=1e-5)
+    # column 0 was observed by row 3 itself (distance 0): it dominates
+    assert values[0, 0] == pytest.approx(0.2, abs=1e-3)
+
+
+def test_estimate_reports_columns_no_candidate_observed():
+    reference = np.zeros((3, 2), dtype=np.float32)
+    ref_observed = np.array([[True, False]] * 3)
+    values, found = neighbors.estimate(
+        np.zeros((2, 2), np.float32), reference, ref_observed, np.array([0, 1]), k=5,
+        need=np.array([True, False]),
+    )  # fmt: skip
+    assert found.tolist() == [[True, False], [False, False]]
+    assert values[0, 1] == 0.0 and values[1].tolist() == [0.0, 0.0]
+
+
+def test_fit_weight_follows_the_better_estimate():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(4000, 1))
+    cells = np.ones_like(truth, dtype=bool)
+    good, bad = truth + 0.05 * rng.normal(size=truth.shape), truth + rng.normal(size=truth.shape)
+    assert neighbors.fit_weight(bad, good, truth, cells) > 0.95
+    assert neighbors.fit_weight(good, bad, truth, cells) < 0.05
+    # on few cells the ridge holds the weight back
+    some = np.zeros_like(cells)
+    some[:100] = True
+    assert 0.4 < neighbors.fit_weight(bad, good, truth, some) < 0.6
+    few = np.zeros_like(cells)
+    few[: neighbors.MIN_CELLS - 1] = True
+    assert neighbors.fit_weight(bad, good, truth, few) == 0.0
+
+
+def _clusters(n=600, seed=0):
+    """Tight clusters with a nonlinear pattern per cluster: neighbours know the missing cells."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-3, 3, size=(12, 6))
+    label = rng.integers(0, 12, size=n)
+    X = centres[label] + 0.05 * rng.normal(size=(n, 6))
+    df = pd.DataFrame(X, columns=list("abcdef"))
+    df["group"] = pd.Categorical([f"g{i % 4}" for i in label])
+    return df
+
+
+def test_blend_lowers_the_error_where_neighbours_know_better():
+    df = _clusters()
+    missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
+    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    plain = Imputer(neighbors=0, **params).fit_transform(missing)
+    imp = Imputer(**params)
+    blended = imp.fit_transform(missing)
+    assert imp.n_neighbors_ == neighbors.DEFAULT_K
+    assert imp.neighbor_weights_["numeric"] > 0.3
+    num = list("abcdef")
+    assert rmse(df[num], blended[num], mask[:, :6]) < 0.8 * rmse(df[num], plain[num], mask[:, :6])
+    # observed cells untouched, categories from training, reproducible
+    pd.testing.assert_frame_equal(blended[missing.notna()], missing[missing.notna()])
+    assert set(blended["group"]) <= set(df["group"])
+    pd.testing.assert_frame_equal(blended, Imputer(**params).fit_transform(missing))
+
+
+def test_blend_survives_save_and_load(tmp_path):
+    df = _clusters(300)
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(2))
+    imp = Imputer(**FAST, validation_fraction=0.1, random_state=0).fit(missing)
+    assert imp._reference is not None
+    imp.save(tmp_path / "m.aeimpute")
+    back = Imputer.load(tmp_path / "m.aeimpute")
+    assert back.neighbor_weights_ == imp.neighbor_weights_
+    np.testing.assert_array_equal(back._reference[0], imp._reference[0])
+    pd.testing.assert_frame_equal(back.transform(missing), imp.transform(missing))
+
+
+def test_auto_turns_the_blend_off_for_large_tables(monkeypatch):
+    import aeimpute.imputer as imputer_module
+
+    monkeypatch.setattr(imputer_module, "NEIGHBOR_ROWS", 100)
+    df = _clusters(200)
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(3))
+    imp = Imputer(**FAST, random_state=0).fit(missing)
+    assert imp.n_neighbors_ == 0 and imp._reference is None
+
+
+def test_reference_is_capped_on_large_tables(monkeypatch):
+    monkeypatch.setattr(neighbors, "NEIGHBOR_ROWS", 150)
+    df = _clusters(400)
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(4))
+    imp = Imputer(**FAST, neighbors=3, validation_fraction=0.1, random_state=0).fit(missing)
+    assert imp.n_neighbors_ == 3
+    assert imp._reference is not None and len(imp._reference[0]) == 150
+
+
+def test_no_held_back_cells_means_no_blend():
+    df = _clusters(200)
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(5))
+    imp = Imputer(**FAST, validation_fraction=0.0, random_state=0).fit(missing)
+    assert imp.neighbor_weights_ == {"numeric": 0.0, "discrete": 0.0}
+    assert imp._reference is None
+
+
+def test_neighbors_with_temporal_context_is_refused():
+    idx = pd.date_range("2024-01-01", periods=60, freq="h")
+    df = pd.DataFrame({"a": np.sin(np.arange(60.0)), "b": np.cos(np.arange(60.0))}, index=idx)
+    df.iloc[::7, 0] = np.nan
+    with pytest.raises(ValueError, match="neighbors=5 applies to the row-wise model"):
+        Imputer(**FAST, neighbors=5, random_state=0).fit(df)
+    imp = Imputer(**FAST, window=16, random_state=0).fit(df)  # "auto": no blend, no error
+    assert imp.temporal_ and imp.n_neighbors_ == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "many", True])
+def test_bad_neighbors_value(bad):
+    with pytest.raises(ValueError, match="neighbors"):
+        Imputer(neighbors=bad).fit(pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2, 3]}))
