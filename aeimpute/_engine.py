@@ -161,7 +161,9 @@ def fit_neighbors(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarra
         net = _heads(est, "cpu").activate(torch.as_tensor(net), inplace=True).numpy()
         filled = neighbors.complete(z, net, train_obs[:, foe])
         query = held.any(axis=1)
-        local, found = neighbors.estimate(filled, filled[rows], train_obs[rows], foe, k, need=query)
+        local, found = neighbors.estimate(
+            filled, filled[rows], train_obs[rows], foe, k, need=query, n_threads=est.n_threads
+        )
         cells = (held & found)[:, foe]
         est.neighbor_weights_ = {
             "numeric": neighbors.fit_weight(net, local, z, cells & numeric),
@@ -182,7 +184,7 @@ def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
     obs_enc = observed[:, foe]
     local, found = neighbors.estimate(
         neighbors.complete(z, pred, obs_enc), ref[0], ref[1], foe, est.n_neighbors_,
-        need=~observed.all(axis=1),
+        need=~observed.all(axis=1), n_threads=est.n_threads,
     )  # fmt: skip
     weights = est.neighbor_weights_
     w = np.where(_numeric_encoded(est._layout), weights["numeric"], weights["discrete"])

@@ -38,7 +38,8 @@ PRIOR_CELLS = 100
 #: fewest held-back cells of a kind (numeric / discrete) to fit its weight on
 MIN_CELLS = 10
 
-_QUERY_BATCH = 2048
+#: most values held by one batch's (rows x candidates x columns) arrays
+_BATCH_VALUES = 4_000_000
 
 
 def complete(z: np.ndarray, pred: np.ndarray, observed_enc: np.ndarray) -> np.ndarray:
@@ -53,6 +54,7 @@ def estimate(
     feature_of_encoded: np.ndarray,
     k: int,
     need: np.ndarray | None = None,
+    n_threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Neighbour estimate of every cell of ``query``.
 
@@ -69,6 +71,8 @@ def estimate(
         Neighbours averaged per cell.
     need : bool ndarray (n,), optional
         Rows to compute (others are left at 0 with ``found`` False).
+    n_threads : int, default=1
+        BLAS/OpenMP threads of the distance computations.
 
     Returns
     -------
@@ -77,6 +81,7 @@ def estimate(
         False where no candidate observed the column (``values`` is 0 there).
     """
     from sklearn.neighbors import NearestNeighbors
+    from threadpoolctl import threadpool_limits
 
     n = query.shape[0]
     values = np.zeros(query.shape, dtype=np.float64)
@@ -87,9 +92,11 @@ def estimate(
     n_cand = min(CANDIDATES, len(reference))
     search = NearestNeighbors(n_neighbors=n_cand, algorithm="brute").fit(reference)
     ref_obs = ref_observed.astype(np.float64)
-    for start in range(0, len(rows), _QUERY_BATCH):
-        r = rows[start : start + _QUERY_BATCH]
-        dist, idx = search.kneighbors(query[r])
+    batch = max(1, _BATCH_VALUES // (n_cand * query.shape[1]))
+    for start in range(0, len(rows), batch):
+        r = rows[start : start + batch]
+        with threadpool_limits(limits=n_threads):
+            dist, idx = search.kneighbors(query[r])
         ok = ref_obs[idx]  # (b, n_cand, n_features): candidate observed the column
         weight = ok * (np.cumsum(ok, axis=1) <= k) / (dist + 1e-6)[:, :, None]
         total = weight.sum(axis=1)  # (b, n_features)
