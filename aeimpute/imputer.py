@@ -128,9 +128,11 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     visible_weight : float, default=0.1
         Loss weight of visible cells relative to hidden ones (1.0).
     validation_fraction : float, default=0.05
-        Share of observed cells held back for early stopping. Set to 0 to
-        train for ``max_steps`` without validation. Validation is also
-        skipped when it would hold back fewer than 100 cells.
+        Share of observed cells held back for early stopping and for
+        fitting the neighbour blend. Set to 0 to train for ``max_steps``
+        without validation. No cells are held back when that would be fewer
+        than 40; with fewer than 100 they fit the blend but do not stop
+        training early.
     patience : int, default=400
         Stop when the validation error has not improved for this many steps.
         With ``max_steps="auto"`` and more than 1000 steps, training does

@@ -144,11 +144,18 @@ def torch_threads(n: int) -> Iterator[None]:
 VALIDATION_ROWS = 20_000
 
 
+#: fewest held-back cells to hold any back (they also fit the neighbour blend's weights)
+HELD_MIN_CELLS = 40
+#: fewest held-back cells for their error to drive early stopping (fewer: too noisy, the
+#: row-wise network then trains its whole schedule)
+EARLY_STOP_MIN_CELLS = 100
+
+
 def split_validation(
     observed: np.ndarray,
     fraction: float,
     rng: np.random.Generator,
-    min_cells: int = 100,
+    min_cells: int = HELD_MIN_CELLS,
     max_rows: int = VALIDATION_ROWS,
 ) -> np.ndarray:
     """Choose observed cells to hold back for validation (never a row's last one).
@@ -311,7 +318,7 @@ def train(
     )
     n = x_all.shape[0]
     batch = min(config.batch_size, n)
-    has_val = bool(val_cells.any())
+    has_val = int(val_cells.sum()) >= EARLY_STOP_MIN_CELLS
     val_rows = torch.nonzero(val_cells.any(dim=1)).flatten()
     low, high = config.mask_rate
     batches = _batches(n, batch, generator)

@@ -160,11 +160,31 @@ def test_verbose_shows_progress(numeric, capsys):
 
 def test_validation_and_early_stopping_run():
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 8))
+    X = rng.normal(size=(500, 8))
     X[rng.random(X.shape) < 0.1] = np.nan
     imp = Imputer(hidden_width=16, n_blocks=1, max_steps=400, patience=50, random_state=0).fit(X)
     h = imp.history_[0]
     assert h["best_val_loss"] is not None and h["best_step"] <= h["steps"] <= 400
+
+
+def test_few_held_back_cells_fit_the_blend_without_early_stopping(monkeypatch):
+    from aeimpute import _engine
+
+    held = {}
+    fit_neighbors = _engine.fit_neighbors
+
+    def spy(est, z, observed, cells):
+        held["n"] = int(cells.sum())
+        return fit_neighbors(est, z, observed, cells)
+
+    monkeypatch.setattr(_engine, "fit_neighbors", spy)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 8))  # ~60 held-back cells: between 40 and 100
+    X[rng.random(X.shape) < 0.1] = np.nan
+    imp = Imputer(hidden_width=16, n_blocks=1, max_steps=60, random_state=0).fit(X)
+    assert 40 <= held["n"] < 100
+    h = imp.history_[0]
+    assert h["best_val_loss"] is None and h["steps"] == 60
 
 
 def test_validation_cells_come_from_a_bounded_row_sample():
