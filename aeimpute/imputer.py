@@ -98,10 +98,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Blend each filled cell with the inverse-distance weighted mean of
         the values its ``neighbors`` nearest training rows observed in that
         column (nearest in the network's completed, scaled table; see
-        :mod:`aeimpute.neighbors`). The blend weight, one for numeric and
-        one for binary/categorical columns, is fitted on the held-back
-        validation cells, so it falls to 0 where the neighbours do not
-        help. ``"auto"``: 5 neighbours for a row-wise model fitted on at
+        :mod:`aeimpute.neighbors`). Numeric columns only (binary and
+        categorical ones are left to the network). The blend weight is
+        fitted on the held-back validation cells, so it falls to 0 where
+        the neighbours do not help. ``"auto"``: 5 neighbours for a row-wise model fitted on at
         most 20,000 rows, none otherwise. 0 turns it off. The training rows
         (completed, float32; a random 20,000 of them on larger tables) are
         kept in the model to search. Not used with temporal context.
@@ -204,8 +204,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Training history of each network (losses, best step).
     n_neighbors_ : int
         Neighbours used by the blend (0: no blend).
-    neighbor_weights_ : dict
-        Fitted blend weights, ``{"numeric": w, "discrete": w}``.
+    neighbor_weight_ : float
+        Fitted blend weight of the neighbours' estimate in numeric cells.
 
     Examples
     --------

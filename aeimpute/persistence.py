@@ -128,7 +128,7 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "min_steps": est.min_steps_,
         "residual_scale": est.residual_scale_.tolist(),
         "n_neighbors": est.n_neighbors_,
-        "neighbor_weights": est.neighbor_weights_,
+        "neighbor_weight": est.neighbor_weight_,
         "history": est.history_,
     }
     _write(path, meta, weights)
@@ -200,10 +200,7 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
         # files written before the neighbour blend have none
         est.n_neighbors_ = int(meta.get("n_neighbors", 0))
-        est.neighbor_weights_ = {
-            k: float(w)
-            for k, w in meta.get("neighbor_weights", {"numeric": 0.0, "discrete": 0.0}).items()
-        }
+        est.neighbor_weight_ = float(meta.get("neighbor_weight", 0.0))
         est._reference = None
         if "reference.values" in state:
             est._reference = (

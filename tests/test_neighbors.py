@@ -67,13 +67,15 @@ def test_blend_lowers_the_error_where_neighbours_know_better():
     imp = Imputer(**params)
     blended = imp.fit_transform(missing)
     assert imp.n_neighbors_ == neighbors.DEFAULT_K
-    assert imp.neighbor_weights_["numeric"] > 0.3
+    assert imp.neighbor_weight_ > 0.3
     num = list("abcdef")
     assert rmse(df[num], blended[num], mask[:, :6]) < 0.8 * rmse(df[num], plain[num], mask[:, :6])
     # observed cells untouched, categories from training, reproducible
     pd.testing.assert_frame_equal(blended[missing.notna()], missing[missing.notna()])
     assert set(blended["group"]) <= set(df["group"])
     pd.testing.assert_frame_equal(blended, Imputer(**params).fit_transform(missing))
+    # categories are the network's: the same as without the blend
+    pd.testing.assert_series_equal(blended["group"], plain["group"])
 
 
 def test_blend_survives_save_and_load(tmp_path):
@@ -83,7 +85,7 @@ def test_blend_survives_save_and_load(tmp_path):
     assert imp._reference is not None
     imp.save(tmp_path / "m.aeimpute")
     back = Imputer.load(tmp_path / "m.aeimpute")
-    assert back.neighbor_weights_ == imp.neighbor_weights_
+    assert back.neighbor_weight_ == imp.neighbor_weight_
     np.testing.assert_array_equal(back._reference[0], imp._reference[0])
     pd.testing.assert_frame_equal(back.transform(missing), imp.transform(missing))
 
@@ -111,7 +113,7 @@ def test_no_held_back_cells_means_no_blend():
     df = _clusters(200)
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(5))
     imp = Imputer(**FAST, validation_fraction=0.0, random_state=0).fit(missing)
-    assert imp.neighbor_weights_ == {"numeric": 0.0, "discrete": 0.0}
+    assert imp.neighbor_weight_ == 0.0
     assert imp._reference is None
 
 
