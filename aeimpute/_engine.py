@@ -133,61 +133,85 @@ def _numeric_encoded(layout: Any) -> np.ndarray:
     return numeric
 
 
-def fit_neighbors(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -> None:
-    """Fit the neighbour blend of ``est`` (see :mod:`aeimpute.neighbors`).
+def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -> None:
+    """Fit the neighbour and linear blend of ``est`` (see :mod:`aeimpute.neighbors`).
 
-    The blend weights are fitted on the cells the first network held back
+    The weights are fitted on the cells the first network held back
     (``held``): that network fills the table without them, the neighbour
-    estimate is taken from rows where they count as missing too, and each
-    weight minimises the error on them. The reference table is then every
-    training row (at most ``NEIGHBOR_ROWS``) completed by the full model.
-    Binary and categorical cells are not blended (measured: mixing their
-    probabilities with the neighbours' lowered the accuracy on hidden
-    categories). Sets ``neighbor_weight_`` and ``_reference``.
+    estimate and the ridge regressions are taken from rows where they count
+    as missing too, and the weights minimise the error on them. The
+    reference table (every training row, at most ``NEIGHBOR_ROWS``)
+    completed by the full model then serves the neighbour search and the
+    final ridge fit. Binary and categorical cells are not blended
+    (measured: mixing their probabilities lowered the accuracy on hidden
+    categories). Sets ``neighbor_weight_``, ``linear_weight_``,
+    ``_reference`` and ``_linear``.
     """
-    est.neighbor_weight_ = 0.0
-    est._reference = None
+    est.neighbor_weight_ = est.linear_weight_ = 0.0
+    est._reference = est._linear = None
     k = est.n_neighbors_
     numeric = _numeric_encoded(est._layout)
-    if k == 0 or not numeric.any():
+    if (k == 0 and not est.linear_) or not numeric.any() or not held.any():
         return
     foe = est._layout.feature_of_encoded()
     rows = np.arange(len(z))
     if len(rows) > neighbors.NEIGHBOR_ROWS:
         rng = np.random.default_rng(est.seed_ + 5)
         rows = np.sort(rng.choice(len(z), size=neighbors.NEIGHBOR_ROWS, replace=False))
-    if held.any():
-        train_obs = observed & ~held
-        with _session(est):
-            net = _raw(est._models[0], z, train_obs, foe, torch.device(est.device_))
-        net = _heads(est, "cpu").activate(torch.as_tensor(net), inplace=True).numpy()
-        filled = neighbors.complete(z, net, train_obs[:, foe])
-        query = held.any(axis=1)
+    threads = est.n_threads
+    train_obs = observed & ~held
+    with _session(est):
+        net = _raw(est._models[0], z, train_obs, foe, torch.device(est.device_))
+    net = _heads(est, "cpu").activate(torch.as_tensor(net), inplace=True).numpy()
+    filled = neighbors.complete(z, net, train_obs[:, foe])
+    query = held.any(axis=1)
+    candidates = []
+    if k:
         local, found = neighbors.estimate(
-            filled, filled[rows], train_obs[rows], foe, k, need=query, n_threads=est.n_threads
+            filled, filled[rows], train_obs[rows], foe, k, need=query, n_threads=threads
         )
-        cells = (held & found)[:, foe]
-        est.neighbor_weight_ = neighbors.fit_weight(net, local, z, cells & numeric)
+        candidates.append(np.where(found[:, foe], local, net))
+    if est.linear_:
+        coef, intercept = neighbors.fit_linear(
+            filled[rows], train_obs[rows], foe, numeric, n_threads=threads
+        )
+        candidates.append(np.where(numeric, filled @ coef + intercept, net))
+    weights = neighbors.fit_weights(net, candidates, z, held[:, foe] & numeric)
+    if k:
+        est.neighbor_weight_ = weights.pop(0)
+    if est.linear_:
+        est.linear_weight_ = weights.pop(0)
+    if est.neighbor_weight_ == 0 and est.linear_weight_ == 0:
+        return
+    full = predict_raw(est, z[rows], observed[rows])
+    reference = neighbors.complete(z[rows], full, observed[rows][:, foe])
     if est.neighbor_weight_ > 0:
-        full = predict_raw(est, z[rows], observed[rows])
-        est._reference = (neighbors.complete(z[rows], full, observed[rows][:, foe]), observed[rows])
+        est._reference = (reference, observed[rows])
+    if est.linear_weight_ > 0:
+        est._linear = neighbors.fit_linear(reference, observed[rows], foe, numeric, threads)
 
 
 def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Filled values in scaled units: the network's, blended with the neighbours'."""
+    """Filled values in scaled units: the network's, blended with the neighbour and linear ones."""
     pred = predict_raw(est, z, observed)
-    ref = getattr(est, "_reference", None)
-    if ref is None:
+    ref, linear = getattr(est, "_reference", None), getattr(est, "_linear", None)
+    if ref is None and linear is None:
         return pred
     foe = est._layout.feature_of_encoded()
     obs_enc = observed[:, foe]
-    local, found = neighbors.estimate(
-        neighbors.complete(z, pred, obs_enc), ref[0], ref[1], foe, est.n_neighbors_,
-        need=~observed.all(axis=1), n_threads=est.n_threads,
-    )  # fmt: skip
-    w = est.neighbor_weight_
-    mix = found[:, foe] & ~obs_enc & _numeric_encoded(est._layout)
-    return np.where(mix, (1.0 - w) * pred + w * local, pred)
+    filled = neighbors.complete(z, pred, obs_enc)
+    out = pred.copy()
+    mix = ~obs_enc & _numeric_encoded(est._layout)
+    if ref is not None:
+        local, found = neighbors.estimate(
+            filled, ref[0], ref[1], foe, est.n_neighbors_,
+            need=~observed.all(axis=1), n_threads=est.n_threads,
+        )  # fmt: skip
+        out += np.where(mix & found[:, foe], est.neighbor_weight_ * (local - pred), 0.0)
+    if linear is not None:
+        lin = filled @ linear[0] + linear[1]
+        out += np.where(mix, est.linear_weight_ * (lin - pred), 0.0)
+    return out
 
 
 @torch.no_grad()

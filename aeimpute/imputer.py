@@ -26,6 +26,7 @@ _CONSTRAINTS = {
     "inference_passes": v.int_in(1, 1000),
     "refine": v.int_in(0, 8),
     "neighbors": v.either(v.one_of("auto"), v.int_in(0, 1000)),
+    "linear": v.one_of(True, False),
     "max_steps": v.either(v.one_of("auto"), v.int_in(1)),
     "batch_size": v.int_in(1),
     "learning_rate": v.real_in(0, 1, "right"),
@@ -105,6 +106,12 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         most 20,000 rows, none otherwise. 0 turns it off. The training rows
         (completed, float32; a random 20,000 of them on larger tables) are
         kept in the model to search. Not used with temporal context.
+    linear : bool, default=True
+        Also blend in a ridge regression of each numeric column on all the
+        others in the network's completed table (one MICE-like round; its
+        weight is fitted beside the neighbours' on the held-back cells).
+        Used where the neighbour blend may be: a row-wise model fitted on
+        at most 20,000 rows.
     max_steps : int or "auto", default="auto"
         Maximum number of optimisation steps per network. ``"auto"``: steps
         for about 600 passes over the training rows,
@@ -206,6 +213,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Neighbours used by the blend (0: no blend).
     neighbor_weight_ : float
         Fitted blend weight of the neighbours' estimate in numeric cells.
+    linear_weight_ : float
+        Fitted blend weight of the ridge regressions' estimate.
 
     Examples
     --------
@@ -234,6 +243,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         inference_passes: int = 1,
         refine: int = 1,
         neighbors: int | str = "auto",
+        linear: bool = True,
         max_steps: int | str = "auto",
         batch_size: int = 512,
         learning_rate: float = 5e-3,
@@ -262,6 +272,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self.inference_passes = inference_passes
         self.refine = refine
         self.neighbors = neighbors
+        self.linear = linear
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -382,11 +393,13 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self._models, self.history_, self.residual_scale_, held = _engine.fit_models(
             self, z, observed[keep], device
         )
+        small = bool(not temporal and keep.sum() <= NEIGHBOR_ROWS)
         if self.neighbors == "auto":
-            self.n_neighbors_ = 0 if temporal or keep.sum() > NEIGHBOR_ROWS else DEFAULT_K
+            self.n_neighbors_ = DEFAULT_K if small else 0
         else:
             self.n_neighbors_ = int(self.neighbors)
-        _engine.fit_neighbors(self, z, observed[keep], held)
+        self.linear_ = bool(self.linear) and small
+        _engine.fit_blend(self, z, observed[keep], held)
         return self
 
     # ------------------------------------------------------------ transform

@@ -108,21 +108,77 @@ def estimate(
     return values, found
 
 
-def fit_weight(net: np.ndarray, local: np.ndarray, truth: np.ndarray, cells: np.ndarray) -> float:
-    """Blend weight minimising the squared error on held-back ``cells``.
+#: ridge penalties tried (generalised cross-validation) by the linear estimate
+RIDGE_ALPHAS = np.logspace(-3, 3, 13)
+#: grid of the blend weights
+WEIGHT_STEP = 0.05
 
-    ``w = argmin sum((1 - w) * net + w * local - truth)^2 + prior * w^2``, where
-    the prior weighs as much as ``PRIOR_CELLS`` cells of average gap between
-    the two estimates (a ridge pulling ``w`` to 0), clipped to [0, 1].
-    Returns 0 with fewer than ``MIN_CELLS`` cells.
+
+def fit_linear(
+    filled: np.ndarray,
+    observed: np.ndarray,
+    feature_of_encoded: np.ndarray,
+    targets: np.ndarray,
+    n_threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression of each ``targets`` column on all other columns of a completed table.
+
+    Each target encoded column is fitted on the rows where its feature was
+    observed (penalty by generalised cross-validation over ``RIDGE_ALPHAS``),
+    like one round of MICE with the network's completion as the predictors.
+
+    Returns
+    -------
+    coef : ndarray (n_encoded, n_encoded)
+        ``coef[:, j]``: weights of column ``j``'s regression (0 on itself and
+        for columns that are not targets).
+    intercept : ndarray (n_encoded,)
     """
-    if cells.sum() < MIN_CELLS:
-        return 0.0
-    gap = (local - net)[cells]
+    from sklearn.linear_model import RidgeCV
+    from threadpoolctl import threadpool_limits
+
+    p = filled.shape[1]
+    coef, intercept = np.zeros((p, p)), np.zeros(p)
+    X = filled.astype(np.float64)
+    for j in np.flatnonzero(targets):
+        rows = observed[:, feature_of_encoded[j]]
+        if rows.sum() < 3:
+            continue
+        others = np.arange(p) != j
+        with threadpool_limits(limits=n_threads):
+            model = RidgeCV(alphas=RIDGE_ALPHAS).fit(X[rows][:, others], X[rows, j])
+        coef[others, j] = model.coef_
+        intercept[j] = model.intercept_
+    return coef, intercept
+
+
+def fit_weights(
+    net: np.ndarray, candidates: list[np.ndarray], truth: np.ndarray, cells: np.ndarray
+) -> list[float]:
+    """Blend weights of ``candidates`` against ``net``, on held-back ``cells``.
+
+    The filled value is ``net + sum(w_i * (candidate_i - net))``; the weights
+    (on a grid of ``WEIGHT_STEP``, each in [0, 1], summing to at most 1)
+    minimise the squared error on ``cells`` plus a ridge towards 0 that
+    weighs as much as ``PRIOR_CELLS`` cells of average gap between that
+    candidate and the network. All 0 with fewer than ``MIN_CELLS`` cells.
+    """
+    import itertools
+
+    if cells.sum() < MIN_CELLS or not candidates:
+        return [0.0] * len(candidates)
     resid = (truth - net)[cells]
-    den = float(np.sum(gap**2))
-    if den <= 0:
-        return 0.0
-    prior = PRIOR_CELLS * den / gap.size
-    w = float(np.sum(gap * resid)) / (den + prior)
-    return float(np.clip(w, 0.0, 1.0))
+    gaps = np.stack([(c - net)[cells] for c in candidates])  # (k, n_cells)
+    gram = gaps @ gaps.T
+    cross = gaps @ resid
+    prior = PRIOR_CELLS * np.diag(gram) / resid.size
+    grid = np.round(np.arange(0.0, 1.0 + 1e-9, WEIGHT_STEP), 10)
+    best, best_w = np.inf, None
+    for w in itertools.product(grid, repeat=len(candidates)):
+        w = np.asarray(w)
+        if w.sum() > 1.0 + 1e-9:
+            continue
+        loss = w @ gram @ w - 2.0 * w @ cross + prior @ w**2
+        if loss < best - 1e-12:
+            best, best_w = loss, w
+    return [float(x) for x in best_w]

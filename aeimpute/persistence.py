@@ -110,10 +110,12 @@ def _write(path: str | os.PathLike, meta: dict, weights: bytes) -> None:
 
 def save(est: Any, path: str | os.PathLike) -> None:
     """Write an :class:`aeimpute.Imputer` to ``path``."""
-    reference = {}
+    extra = {}
     if est._reference is not None:
-        reference = {"reference.values": est._reference[0], "reference.observed": est._reference[1]}
-    weights = _weights({f"model{k}": m for k, m in enumerate(est._models)}, reference)
+        extra = {"reference.values": est._reference[0], "reference.observed": est._reference[1]}
+    if est._linear is not None:
+        extra.update({"linear.coef": est._linear[0], "linear.intercept": est._linear[1]})
+    weights = _weights({f"model{k}": m for k, m in enumerate(est._models)}, extra)
     meta = {
         "estimator": "Imputer",
         "params": _encode_params(est.get_params(deep=False)),
@@ -129,6 +131,8 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "residual_scale": est.residual_scale_.tolist(),
         "n_neighbors": est.n_neighbors_,
         "neighbor_weight": est.neighbor_weight_,
+        "linear_weight": est.linear_weight_,
+        "linear": est.linear_,
         "history": est.history_,
     }
     _write(path, meta, weights)
@@ -201,6 +205,11 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         # files written before the neighbour blend have none
         est.n_neighbors_ = int(meta.get("n_neighbors", 0))
         est.neighbor_weight_ = float(meta.get("neighbor_weight", 0.0))
+        est.linear_weight_ = float(meta.get("linear_weight", 0.0))
+        est.linear_ = bool(meta.get("linear", False))
+        est._linear = None
+        if "linear.coef" in state:
+            est._linear = (state["linear.coef"].numpy(), state["linear.intercept"].numpy())
         est._reference = None
         if "reference.values" in state:
             est._reference = (

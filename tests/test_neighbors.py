@@ -32,20 +32,38 @@ def test_estimate_reports_columns_no_candidate_observed():
     assert values[0, 1] == 0.0 and values[1].tolist() == [0.0, 0.0]
 
 
-def test_fit_weight_follows_the_better_estimate():
+def test_fit_weights_follow_the_better_estimate():
     rng = np.random.default_rng(0)
     truth = rng.normal(size=(4000, 1))
     cells = np.ones_like(truth, dtype=bool)
     good, bad = truth + 0.05 * rng.normal(size=truth.shape), truth + rng.normal(size=truth.shape)
-    assert neighbors.fit_weight(bad, good, truth, cells) > 0.95
-    assert neighbors.fit_weight(good, bad, truth, cells) < 0.05
+    assert neighbors.fit_weights(bad, [good], truth, cells)[0] >= 0.95
+    assert neighbors.fit_weights(good, [bad], truth, cells) == [0.0]
+    # two candidates: the good one takes the weight; the weights never sum above 1
+    w = neighbors.fit_weights(bad, [bad + 0.1, good], truth, cells)
+    assert w[1] >= 0.9 and sum(w) <= 1.0
     # on few cells the ridge holds the weight back
     some = np.zeros_like(cells)
     some[:100] = True
-    assert 0.4 < neighbors.fit_weight(bad, good, truth, some) < 0.6
+    assert 0.4 <= neighbors.fit_weights(bad, [good], truth, some)[0] <= 0.6
     few = np.zeros_like(cells)
     few[: neighbors.MIN_CELLS - 1] = True
-    assert neighbors.fit_weight(bad, good, truth, few) == 0.0
+    assert neighbors.fit_weights(bad, [good], truth, few) == [0.0]
+
+
+def test_fit_linear_recovers_a_linear_column():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    X[:, 2] = 2.0 * X[:, 0] - X[:, 1] + 0.5
+    observed = np.ones((300, 3), dtype=bool)
+    observed[::4, 2] = False  # rows not observing the target are left out of its fit
+    X[::4, 2] = 99.0
+    coef, intercept = neighbors.fit_linear(
+        X, observed, np.arange(3), np.array([False, False, True])
+    )
+    assert coef[:, 2] == pytest.approx([2.0, -1.0, 0.0], abs=0.01)
+    assert intercept[2] == pytest.approx(0.5, abs=0.01)
+    assert not coef[:, :2].any()
 
 
 def _clusters(n=600, seed=0):
@@ -63,7 +81,7 @@ def test_blend_lowers_the_error_where_neighbours_know_better():
     df = _clusters()
     missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
     params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
-    plain = Imputer(neighbors=0, **params).fit_transform(missing)
+    plain = Imputer(neighbors=0, linear=False, **params).fit_transform(missing)
     imp = Imputer(**params)
     blended = imp.fit_transform(missing)
     assert imp.n_neighbors_ == neighbors.DEFAULT_K
@@ -76,6 +94,24 @@ def test_blend_lowers_the_error_where_neighbours_know_better():
     pd.testing.assert_frame_equal(blended, Imputer(**params).fit_transform(missing))
     # categories are the network's: the same as without the blend
     pd.testing.assert_series_equal(blended["group"], plain["group"])
+
+
+def test_linear_blend_on_a_linear_table(tmp_path):
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(400, 3))
+    df = pd.DataFrame(Z @ rng.normal(size=(3, 8)) + 0.05 * rng.normal(size=(400, 8)))
+    df.columns = [f"x{i}" for i in range(8)]
+    missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
+    params = {**FAST, "max_steps": 100, "neighbors": 0, "random_state": 0}
+    plain = Imputer(linear=False, **params).fit_transform(missing)
+    imp = Imputer(**params).fit(missing)
+    assert imp.linear_ and imp.linear_weight_ > 0.5 and imp._linear is not None
+    blended = imp.transform(missing)
+    assert rmse(df, blended, mask) < 0.7 * rmse(df, plain, mask)
+    imp.save(tmp_path / "m.aeimpute")
+    back = Imputer.load(tmp_path / "m.aeimpute")
+    assert back.linear_weight_ == imp.linear_weight_
+    pd.testing.assert_frame_equal(back.transform(missing), blended)
 
 
 def test_blend_survives_save_and_load(tmp_path):
@@ -113,7 +149,8 @@ def test_no_held_back_cells_means_no_blend():
     df = _clusters(200)
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(5))
     imp = Imputer(**FAST, validation_fraction=0.0, random_state=0).fit(missing)
-    assert imp.neighbor_weight_ == 0.0
+    assert imp.neighbor_weight_ == 0.0 and imp.linear_weight_ == 0.0
+    assert imp._linear is None
     assert imp._reference is None
 
 
