@@ -171,13 +171,13 @@ def test_few_held_back_cells_fit_the_blend_without_early_stopping(monkeypatch):
     from aeimpute import _engine
 
     held = {}
-    fit_neighbors = _engine.fit_neighbors
+    fit_blend = _engine.fit_blend
 
     def spy(est, z, observed, cells):
         held["n"] = int(cells.sum())
-        return fit_neighbors(est, z, observed, cells)
+        return fit_blend(est, z, observed, cells)
 
-    monkeypatch.setattr(_engine, "fit_neighbors", spy)
+    monkeypatch.setattr(_engine, "fit_blend", spy)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(150, 8))  # ~60 held-back cells: between 40 and 100
     X[rng.random(X.shape) < 0.1] = np.nan

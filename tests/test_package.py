@@ -28,3 +28,15 @@ def test_version_and_public_api():
         "missing_indicators",
         "report",
     ]
+
+
+def test_quickstart_example_runs(tmp_path, monkeypatch, capsys):
+    import runpy
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)  # it writes a model file
+    script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "blend weights: neighbours" in out and "network alone" in out
+    assert (tmp_path / "quickstart.aeimpute").exists()
