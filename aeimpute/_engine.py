@@ -176,7 +176,12 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
             filled[rows], train_obs[rows], foe, numeric, n_threads=threads
         )
         candidates.append(np.where(numeric, filled @ coef + intercept, net))
-    weights = neighbors.fit_weights(net, candidates, z, held[:, foe] & numeric)
+    cells = held[:, foe] & numeric
+    weights = neighbors.fit_weights(net, candidates, z, cells)
+    if k and weights[0] < neighbors.NEIGHBOR_MIN_WEIGHT:  # not worth the search: drop it
+        k = est.n_neighbors_ = 0
+        candidates.pop(0)
+        weights = neighbors.fit_weights(net, candidates, z, cells)
     if k:
         est.neighbor_weight_ = weights.pop(0)
     if est.linear_:

@@ -101,11 +101,13 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         column (nearest in the network's completed, scaled table; see
         :mod:`aeimpute.neighbors`). Numeric columns only (binary and
         categorical ones are left to the network). The blend weight is
-        fitted on the held-back validation cells, so it falls to 0 where
-        the neighbours do not help. ``"auto"``: 5 neighbours for a row-wise model fitted on at
-        most 20,000 rows, none otherwise. 0 turns it off. The training rows
-        (completed, float32; a random 20,000 of them on larger tables) are
-        kept in the model to search. Not used with temporal context.
+        fitted on the held-back validation cells; a weight under 0.1 is
+        dropped (``n_neighbors_`` becomes 0), as the search costs more per
+        row than the network. ``"auto"``: 5 neighbours for a row-wise model
+        fitted on at most 20,000 rows, none otherwise. 0 turns it off. The
+        training rows (completed, float32; a random 20,000 of them on
+        larger tables) are kept in the model to search, and searched on
+        every ``transform``. Not used with temporal context.
     linear : bool, default=True
         Also blend in a ridge regression of each numeric column on all the
         others in the network's completed table (one MICE-like round; its

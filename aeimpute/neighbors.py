@@ -36,6 +36,10 @@ CANDIDATES = 50
 #: pseudo-cells pulling a fitted blend weight towards 0: on a few hundred held-back cells the
 #: fitted weight is noisy, and the blend should earn its weight (diabetes: 442 rows, ~170 cells)
 PRIOR_CELLS = 100
+#: smallest neighbour weight kept: below it the neighbours are dropped and the weights refitted
+#: without them, since the search costs far more per row than the network (a 20,000-row
+#: reference and 50 columns: ~10x slower transform) for a share that buys next to nothing
+NEIGHBOR_MIN_WEIGHT = 0.1
 #: fewest held-back cells to fit the weight on
 MIN_CELLS = 10
 

@@ -168,3 +168,12 @@ def test_neighbors_with_temporal_context_is_refused():
 def test_bad_neighbors_value(bad):
     with pytest.raises(ValueError, match="neighbors"):
         Imputer(neighbors=bad).fit(pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2, 3]}))
+
+
+def test_a_small_neighbour_weight_is_dropped(monkeypatch):
+    monkeypatch.setattr(neighbors, "NEIGHBOR_MIN_WEIGHT", 1.01)  # no weight is large enough
+    df = _clusters(300)
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(6))
+    imp = Imputer(**FAST, validation_fraction=0.1, random_state=0).fit(missing)
+    assert imp.n_neighbors_ == 0 and imp.neighbor_weight_ == 0.0 and imp._reference is None
+    assert imp.linear_weight_ > 0  # refitted alone: the linear estimate still helps here
