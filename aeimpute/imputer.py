@@ -212,7 +212,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     history_ : list of dict
         Training history of each network (losses, best step).
     n_neighbors_ : int
-        Neighbours used by the blend (0: no blend).
+        Neighbours used by the blend (0: none; the linear part may still apply).
     neighbor_weight_ : float
         Fitted blend weight of the neighbours' estimate in numeric cells.
     linear_weight_ : float
