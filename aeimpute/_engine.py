@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from aeimpute import neighbors
+from aeimpute import neighbors, trees
 from aeimpute.corruption import hide_cells
 from aeimpute.nn import DenoisingAutoencoder, TemporalDenoiser
 from aeimpute.training import (
@@ -134,24 +134,26 @@ def _numeric_encoded(layout: Any) -> np.ndarray:
 
 
 def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -> None:
-    """Fit the neighbour and linear blend of ``est`` (see :mod:`aeimpute.neighbors`).
+    """Fit the neighbour, linear and tree blend of ``est`` (see :mod:`aeimpute.neighbors`).
 
     The weights are fitted on the cells the first network held back
-    (``held``): that network fills the table without them, the neighbour
-    estimate and the ridge regressions are taken from rows where they count
-    as missing too, and the weights minimise the error on them. The
-    reference table (every training row, at most ``NEIGHBOR_ROWS``)
-    completed by the full model then serves the neighbour search and the
-    final ridge fit. Binary and categorical cells are not blended
-    (measured: mixing their probabilities lowered the accuracy on hidden
-    categories). Sets ``neighbor_weight_``, ``linear_weight_``,
-    ``_reference`` and ``_linear``.
+    (``held``): that network fills the table without them, the neighbour,
+    ridge and tree estimates are taken from rows where they count as
+    missing too, and the weights minimise the error on them. The reference
+    table (every training row, at most ``NEIGHBOR_ROWS``) completed by the
+    full model then serves the neighbour search and the final ridge fit;
+    the trees fitted for the weights are kept as they are (fitting them
+    again would double the blend's main cost). Binary and categorical cells
+    are not blended (measured: mixing their probabilities lowered the
+    accuracy on hidden categories). Sets ``neighbor_weight_``,
+    ``linear_weight_``, ``tree_weight_``, ``_reference``, ``_linear`` and
+    ``_trees``.
     """
-    est.neighbor_weight_ = est.linear_weight_ = 0.0
-    est._reference = est._linear = None
+    est.neighbor_weight_ = est.linear_weight_ = est.tree_weight_ = 0.0
+    est._reference = est._linear = est._trees = None
     k = est.n_neighbors_
     numeric = _numeric_encoded(est._layout)
-    if (k == 0 and not est.linear_) or not numeric.any() or not held.any():
+    if (k == 0 and not est.linear_ and not est.trees_) or not numeric.any() or not held.any():
         return
     foe = est._layout.feature_of_encoded()
     rows = np.arange(len(z))
@@ -176,6 +178,12 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
             filled[rows], train_obs[rows], foe, numeric, n_threads=threads
         )
         candidates.append(np.where(numeric, filled @ coef + intercept, net))
+    forest = None
+    if est.trees_:
+        forest = trees.fit(filled[rows], train_obs[rows], foe, numeric, est.seed_ + 11, threads)
+        at_held = [np.flatnonzero(held[:, foe[j]]) for j in forest.targets]
+        boosted = trees.predict(forest, filled, at_held)
+        candidates.append(np.where(np.isnan(boosted), net, boosted))
     cells = held[:, foe] & numeric
     weights = neighbors.fit_weights(net, candidates, z, cells)
     if k and weights[0] < neighbors.NEIGHBOR_MIN_WEIGHT:  # not worth the search: drop it
@@ -186,6 +194,10 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
         est.neighbor_weight_ = weights.pop(0)
     if est.linear_:
         est.linear_weight_ = weights.pop(0)
+    if est.trees_:
+        est.tree_weight_ = weights.pop(0)
+        if est.tree_weight_ > 0:
+            est._trees = forest
     if est.neighbor_weight_ == 0 and est.linear_weight_ == 0:
         return
     full = predict_raw(est, z[rows], observed[rows])
@@ -197,10 +209,12 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
 
 
 def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Filled values in scaled units: the network's, blended with the neighbour and linear ones."""
+    """Filled values in scaled units: the network's, blended with the neighbour, linear and
+    tree ones."""
     pred = predict_raw(est, z, observed)
     ref, linear = getattr(est, "_reference", None), getattr(est, "_linear", None)
-    if ref is None and linear is None:
+    forest = getattr(est, "_trees", None)
+    if ref is None and linear is None and forest is None:
         return pred
     foe = est._layout.feature_of_encoded()
     obs_enc = observed[:, foe]
@@ -216,6 +230,10 @@ def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
     if linear is not None:
         lin = filled @ linear[0] + linear[1]
         out += np.where(mix, est.linear_weight_ * (lin - pred), 0.0)
+    if forest is not None:
+        missing = [np.flatnonzero(~obs_enc[:, j]) for j in forest.targets]
+        boosted = trees.predict(forest, filled, missing)
+        out += np.where(mix & ~np.isnan(boosted), est.tree_weight_ * (boosted - pred), 0.0)
     return out
 
 

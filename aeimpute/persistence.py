@@ -115,6 +115,8 @@ def save(est: Any, path: str | os.PathLike) -> None:
         extra = {"reference.values": est._reference[0], "reference.observed": est._reference[1]}
     if est._linear is not None:
         extra.update({"linear.coef": est._linear[0], "linear.intercept": est._linear[1]})
+    if est._trees is not None:
+        extra.update({f"trees.{k}": a for k, a in est._trees.arrays().items()})
     weights = _weights({f"model{k}": m for k, m in enumerate(est._models)}, extra)
     meta = {
         "estimator": "Imputer",
@@ -133,6 +135,8 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "neighbor_weight": est.neighbor_weight_,
         "linear_weight": est.linear_weight_,
         "linear": est.linear_,
+        "tree_weight": est.tree_weight_,
+        "trees": est.trees_,
         "history": est.history_,
     }
     _write(path, meta, weights)
@@ -210,6 +214,13 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         est._linear = None
         if "linear.coef" in state:
             est._linear = (state["linear.coef"].numpy(), state["linear.intercept"].numpy())
+        est.tree_weight_ = float(meta.get("tree_weight", 0.0))
+        est.trees_ = bool(meta.get("trees", False))
+        est._trees = None
+        if "trees.roots" in state:
+            from aeimpute.trees import FIELDS, Forest
+
+            est._trees = Forest.from_arrays({k: state[f"trees.{k}"].numpy() for k in FIELDS})
         est._reference = None
         if "reference.values" in state:
             est._reference = (

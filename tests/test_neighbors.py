@@ -102,7 +102,7 @@ def test_linear_blend_on_a_linear_table(tmp_path):
     df = pd.DataFrame(Z @ rng.normal(size=(3, 8)) + 0.05 * rng.normal(size=(400, 8)))
     df.columns = [f"x{i}" for i in range(8)]
     missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 100, "neighbors": 0, "random_state": 0}
+    params = {**FAST, "max_steps": 100, "neighbors": 0, "trees": False, "random_state": 0}
     plain = Imputer(linear=False, **params).fit_transform(missing)
     imp = Imputer(**params).fit(missing)
     assert imp.linear_ and imp.linear_weight_ > 0.5 and imp._linear is not None

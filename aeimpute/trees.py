@@ -1,0 +1,273 @@
+"""Gradient-boosted trees: a third estimate of hidden numeric cells beside the network.
+
+One round of MissForest with the network's completion as the predictors: for
+each numeric column, scikit-learn's
+:class:`~sklearn.ensemble.HistGradientBoostingRegressor` learns the column
+from all the other columns of the completed table, on the rows that observed
+it. Trees cut the table into regions where one column pins another down (a
+pixel that is 0 whenever its neighbours are, a letter's box width given its
+height), which a smooth network trained on squared error approximates
+slowly. The blend (:func:`aeimpute.neighbors.fit_weights`) decides on held-back
+cells how much of it to take.
+
+The fitted trees are kept as flat arrays (:class:`Forest`) and evaluated by
+:func:`predict`, so a model file stores them as tensors and never pickles
+an estimator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: most rows each column's trees are fitted on (a random subset beyond), so the cost per
+#: column stays bounded on large tables
+TREE_ROWS = 5000
+#: boosting iterations (trees) per column
+N_TREES = 100
+#: fewest rows that observed a column to fit its trees (fewer: the network alone fills it)
+MIN_ROWS = 20
+#: rows whose (rows x trees) node indices are walked at once in :func:`predict`
+_BATCH_ROWS = 20_000
+
+#: the arrays of a :class:`Forest`, in the order :meth:`Forest.arrays` returns them
+FIELDS = (
+    "feature",
+    "threshold",
+    "left",
+    "right",
+    "value",
+    "roots",
+    "column_start",
+    "targets",
+    "baseline",
+    "depth",
+)
+
+
+@dataclass
+class Forest:
+    """Boosted regression trees of several columns, as flat arrays.
+
+    Node ``i`` of any tree splits on column ``feature[i]`` of the completed
+    table (``-1`` for a leaf): a row goes to ``left[i]`` when its value is at
+    most ``threshold[i]``, else to ``right[i]``. The trees of target
+    ``targets[t]`` start at ``roots[column_start[t]:column_start[t + 1]]``;
+    its prediction is ``baseline[t]`` plus the sum of the leaf values it
+    reaches, at most ``depth[t]`` levels down.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    column_start: np.ndarray
+    targets: np.ndarray
+    baseline: np.ndarray
+    depth: np.ndarray
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``{name: array}`` of every field (what a model file stores)."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Forest:
+        """Rebuild from :meth:`arrays`."""
+        missing = [name for name in FIELDS if name not in arrays]
+        if missing:
+            raise ValueError(f"tree arrays {missing} are missing")
+        return cls(**{name: np.asarray(arrays[name]) for name in FIELDS})
+
+
+def _from_sklearn(model, columns: np.ndarray, target: int) -> Forest:
+    """The trees of a fitted HistGradientBoostingRegressor, their features renumbered."""
+    parts: list[list[np.ndarray]] = [[], [], [], [], []]
+    roots, offset, depth = [], 0, 0
+    for (predictor,) in model._predictors:  # one tree per iteration for a regressor
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        parts[0].append(np.where(leaf, -1, columns[nodes["feature_idx"]]))
+        parts[1].append(nodes["num_threshold"])
+        parts[2].append(nodes["left"].astype(np.int64) + offset)
+        parts[3].append(nodes["right"].astype(np.int64) + offset)
+        parts[4].append(nodes["value"])
+        roots.append(offset)
+        offset += len(nodes)
+        depth = max(depth, int(nodes["depth"].max()))
+    return Forest(
+        feature=np.concatenate(parts[0]).astype(np.int32),
+        threshold=np.concatenate(parts[1]).astype(np.float64),
+        left=np.concatenate(parts[2]),
+        right=np.concatenate(parts[3]),
+        value=np.concatenate(parts[4]).astype(np.float64),
+        roots=np.asarray(roots, dtype=np.int64),
+        column_start=np.asarray([0, len(roots)], dtype=np.int64),
+        targets=np.asarray([target], dtype=np.int64),
+        baseline=np.ravel(model._baseline_prediction)[:1].astype(np.float64),
+        depth=np.asarray([depth], dtype=np.int64),
+    )
+
+
+def _constant(value: float, target: int) -> Forest:
+    """A target with no tree: it is always ``value``."""
+    return Forest(
+        feature=np.zeros(0, np.int32),
+        threshold=np.zeros(0),
+        left=np.zeros(0, np.int64),
+        right=np.zeros(0, np.int64),
+        value=np.zeros(0),
+        roots=np.zeros(0, np.int64),
+        column_start=np.zeros(2, np.int64),
+        targets=np.asarray([target], dtype=np.int64),
+        baseline=np.asarray([value], dtype=np.float64),
+        depth=np.zeros(1, np.int64),
+    )
+
+
+def _join(pieces: list[Forest]) -> Forest:
+    """One Forest holding the targets of all ``pieces`` (node indices shifted)."""
+    if not pieces:  # no target: an empty forest
+        empty = _constant(0.0, 0)
+        return Forest(
+            **{**empty.arrays(), "column_start": np.zeros(1, np.int64),
+               "targets": np.zeros(0, np.int64), "baseline": np.zeros(0),
+               "depth": np.zeros(0, np.int64)}
+        )  # fmt: skip
+    shift = np.cumsum([0] + [len(f.feature) for f in pieces[:-1]])
+    starts = np.cumsum([0] + [len(f.roots) for f in pieces])
+    return Forest(
+        feature=np.concatenate([f.feature for f in pieces]),
+        threshold=np.concatenate([f.threshold for f in pieces]),
+        left=np.concatenate([f.left + s for f, s in zip(pieces, shift, strict=True)]),
+        right=np.concatenate([f.right + s for f, s in zip(pieces, shift, strict=True)]),
+        value=np.concatenate([f.value for f in pieces]),
+        roots=np.concatenate([f.roots + s for f, s in zip(pieces, shift, strict=True)]),
+        column_start=starts.astype(np.int64),
+        targets=np.concatenate([f.targets for f in pieces]),
+        baseline=np.concatenate([f.baseline for f in pieces]),
+        depth=np.concatenate([f.depth for f in pieces]),
+    )
+
+
+def fit(
+    filled: np.ndarray,
+    observed: np.ndarray,
+    feature_of_encoded: np.ndarray,
+    targets: np.ndarray,
+    seed: int,
+    n_threads: int = 1,
+) -> Forest:
+    """Fit boosted trees of each ``targets`` column on all the other columns.
+
+    Parameters
+    ----------
+    filled : ndarray (n_rows, n_encoded)
+        Completed table (observed cells and the network's predictions).
+    observed : bool ndarray (n_rows, n_features)
+        Which cells were observed; a column's trees learn from those rows
+        only (at most ``TREE_ROWS`` of them, drawn at random).
+    feature_of_encoded : int ndarray (n_encoded,)
+    targets : bool ndarray (n_encoded,)
+        Encoded columns to model (columns with fewer than ``MIN_ROWS``
+        observed rows are left out).
+    seed : int
+        Seed of the row subsets and of the boosting.
+    n_threads : int, default=1
+        OpenMP threads of the boosting.
+
+    Returns
+    -------
+    Forest
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((300, 3))
+    >>> X[:, 2] = (X[:, 0] > 0.5).astype(float)  # a step no straight line draws
+    >>> observed = np.ones((300, 3), dtype=bool)
+    >>> forest = fit(X, observed, np.arange(3), np.array([False, False, True]), seed=0)
+    >>> pred = predict(forest, X[:5], rows=[np.arange(5)])
+    >>> bool(np.abs(pred[:, 2] - X[:5, 2]).max() < 0.05), forest.targets.tolist()
+    (True, [2])
+    """
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    p = filled.shape[1]
+    X = np.asarray(filled, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for j in np.flatnonzero(targets):
+        rows = np.flatnonzero(observed[:, feature_of_encoded[j]])
+        if len(rows) < MIN_ROWS:
+            continue
+        if len(rows) > TREE_ROWS:
+            rows = np.sort(rng.choice(rows, size=TREE_ROWS, replace=False))
+        columns = np.flatnonzero(np.arange(p) != j)
+        y = X[rows, j]
+        if np.ptp(y) == 0:
+            pieces.append(_constant(float(y[0]), j))
+            continue
+        model = HistGradientBoostingRegressor(
+            max_iter=N_TREES, early_stopping=False, random_state=int(rng.integers(2**31 - 1))
+        )
+        with threadpool_limits(limits=n_threads):
+            model.fit(X[np.ix_(rows, columns)], y)
+        piece = _from_sklearn(model, columns, j)
+        check = rows[:50]
+        ours = predict(piece, X[check], rows=[np.arange(len(check))])[:, j]
+        if not np.allclose(ours, model.predict(X[np.ix_(check, columns)]), atol=1e-6):
+            raise RuntimeError(
+                "the trees read from scikit-learn's HistGradientBoostingRegressor do not "
+                "reproduce its predictions (its internals may differ in this scikit-learn "
+                "version); pass trees=False to the Imputer"
+            )
+        pieces.append(piece)
+    return _join(pieces)
+
+
+def predict(forest: Forest, filled: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
+    """Tree predictions of the forest's targets, in the rows asked for.
+
+    Parameters
+    ----------
+    forest : Forest
+    filled : ndarray (n_rows, n_encoded)
+        Completed table.
+    rows : list of int ndarray
+        ``rows[t]``: the rows to predict target ``forest.targets[t]`` in
+        (where it is missing, say); one array for all targets when the list
+        has a single entry.
+
+    Returns
+    -------
+    ndarray (n_rows, n_encoded)
+        The predictions at the rows asked for, NaN everywhere else (and in
+        every column that is not a target).
+    """
+    out = np.full(filled.shape, np.nan)
+    X = np.asarray(filled, dtype=np.float64)
+    feature = np.maximum(forest.feature, 0)
+    is_leaf = forest.feature < 0
+    for t, j in enumerate(forest.targets):
+        r_all = np.asarray(rows[t] if len(rows) > 1 else rows[0], dtype=np.int64)
+        roots = forest.roots[forest.column_start[t] : forest.column_start[t + 1]]
+        for start in range(0, len(r_all), _BATCH_ROWS):
+            r = r_all[start : start + _BATCH_ROWS]
+            if len(roots) == 0:
+                out[r, j] = forest.baseline[t]
+                continue
+            node = np.broadcast_to(roots, (len(r), len(roots))).copy()
+            for _ in range(int(forest.depth[t])):
+                leaf = is_leaf[node]
+                if leaf.all():
+                    break
+                go_left = X[r[:, None], feature[node]] <= forest.threshold[node]
+                step = np.where(go_left, forest.left[node], forest.right[node])
+                node = np.where(leaf, node, step)
+            out[r, j] = forest.baseline[t] + forest.value[node].sum(axis=1)
+    return out
