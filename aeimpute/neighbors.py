@@ -1,12 +1,13 @@
-"""Neighbour and linear blend: two more estimates of hidden numeric cells beside the network.
+"""Neighbour and linear estimates of hidden numeric cells beside the network, and the blend.
 
 The autoencoder predicts a hidden cell from the row's observed cells through a
-smooth function learned on the whole table. Two simple estimators often do
+smooth function learned on the whole table. Simpler estimators often do
 better on part of it: rows that sit in tight clusters (the letters of the UCI
 letter table, the strokes of a handwritten digit) are well served by copying
 what their nearest neighbours observed, as KNN and random-forest imputers do;
 near-linear tables by a regression of each column on the others, as MICE
-does. The blend takes all three:
+does; tables of thresholds and plateaus by trees (:mod:`aeimpute.trees`), as
+MissForest does. The blend takes them all:
 
 1. every row is completed by the network (observed cells kept, hidden ones
    predicted), in the scaled encoded space the network works in;
@@ -17,11 +18,11 @@ does. The blend takes all three:
    mean of their observed values (never the network's guesses);
 3. linear (:func:`fit_linear`): a ridge regression of each numeric column on
    all the other columns of the completed table;
-4. the filled value is ``net + a * (neighbours - net) + b * (linear - net)``,
-   with ``a`` and ``b`` fitted on the cells held back for validation during
-   training (:func:`fit_weights`). Binary and categorical cells keep the
-   network's probabilities: blending them lowered the accuracy on hidden
-   categories.
+4. the filled value is ``net + a * (neighbours - net) + b * (linear - net)
+   + c * (trees - net)``, with the weights fitted on the cells held back for
+   validation during training (:func:`fit_weights`). Binary and categorical
+   cells keep the network's probabilities: blending them lowered the accuracy
+   on hidden categories.
 
 Because a row's own missing cell is never observed in the reference, filling
 the training table itself does not copy a row onto itself.
