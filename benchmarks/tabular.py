@@ -320,7 +320,7 @@ def report(results: pd.DataFrame, seeds: list[int], header: str) -> str:
         for _, row in r.iterrows():
             parts.append(
                 f"| {row.setting} | {row.dataset} | {row.aeimpute:.4f} | "
-                f"{row['best other']} ({row['best other rmse']:.4f}) | {row.ratio:.2f} |"
+                f"{row['best other']} ({row['best other rmse']:.4f}) | {row.ratio:.3f} |"
             )
         parts.append("")
     return "\n".join(parts)
