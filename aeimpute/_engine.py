@@ -178,13 +178,12 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
             filled[rows], train_obs[rows], foe, numeric, n_threads=threads
         )
         candidates.append(np.where(numeric, filled @ coef + intercept, net))
+    cells = held[:, foe] & numeric
     forest = None
     if est.trees_:
-        forest = trees.fit(filled[rows], train_obs[rows], foe, numeric, est.seed_ + 11, threads)
-        at_held = [np.flatnonzero(held[:, foe[j]]) for j in forest.targets]
-        boosted = trees.predict(forest, filled, at_held)
-        candidates.append(np.where(np.isnan(boosted), net, boosted))
-    cells = held[:, foe] & numeric
+        forest, boosted = _screen_trees(est, z, filled, rows, train_obs, held, net, candidates)
+        if forest is not None:
+            candidates.append(boosted)
     weights = neighbors.fit_weights(net, candidates, z, cells)
     if k and weights[0] < neighbors.NEIGHBOR_MIN_WEIGHT:  # not worth the search: drop it
         k = est.n_neighbors_ = 0
@@ -194,7 +193,7 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
         est.neighbor_weight_ = weights.pop(0)
     if est.linear_:
         est.linear_weight_ = weights.pop(0)
-    if est.trees_:
+    if forest is not None:
         est.tree_weight_ = weights.pop(0)
         if est.tree_weight_ > 0:
             est._trees = forest
@@ -206,6 +205,50 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
         est._reference = (reference, observed[rows])
     if est.linear_weight_ > 0:
         est._linear = neighbors.fit_linear(reference, observed[rows], foe, numeric, threads)
+
+
+def _screen_trees(
+    est: Any,
+    z: np.ndarray,
+    filled: np.ndarray,
+    rows: np.ndarray,
+    train_obs: np.ndarray,
+    held: np.ndarray,
+    net: np.ndarray,
+    others: list[np.ndarray],
+) -> tuple[Any, np.ndarray | None]:
+    """Fit the tree candidate if it earns its cost: the forest and its estimate, or (None, None).
+
+    Trees are fitted on at most ``trees.SCREEN_COLUMNS`` numeric columns first; the weights
+    fitted on those columns' held-back cells (beside the ``others`` candidates) decide: under
+    ``trees.MIN_WEIGHT`` the trees are dropped, else they are fitted on the other columns too.
+    """
+    foe = est._layout.feature_of_encoded()
+    numeric = _numeric_encoded(est._layout)
+    enc = np.flatnonzero(numeric)
+    screen = enc
+    if len(enc) > trees.SCREEN_COLUMNS:
+        rng = np.random.default_rng(est.seed_ + 13)
+        screen = np.sort(rng.choice(enc, size=trees.SCREEN_COLUMNS, replace=False))
+    first = np.zeros_like(numeric)
+    first[screen] = True
+    seed, threads = est.seed_ + 11, est.n_threads
+
+    def estimate(forest: Any) -> np.ndarray:
+        at_held = [np.flatnonzero(held[:, foe[j]]) for j in forest.targets]
+        boosted = trees.predict(forest, filled, at_held)
+        return np.where(np.isnan(boosted), net, boosted)
+
+    forest = trees.fit(filled[rows], train_obs[rows], foe, first, seed, threads)
+    boosted = estimate(forest)
+    cells = held[:, foe] & first
+    if neighbors.fit_weights(net, [*others, boosted], z, cells)[-1] < trees.MIN_WEIGHT:
+        return None, None
+    if len(screen) < len(enc):
+        rest = trees.fit(filled[rows], train_obs[rows], foe, numeric & ~first, seed, threads)
+        forest = trees.join([forest, rest])
+        boosted = estimate(forest)
+    return forest, boosted
 
 
 def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:

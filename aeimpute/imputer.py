@@ -123,8 +123,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         most 5,000 rows that observed the column; see
         :mod:`aeimpute.trees`); its weight is fitted beside the others on
         the held-back cells. Used where the neighbour blend may be. The
-        costliest part of the blend: about 0.25 s per numeric column of a
-        2,000-row table on one thread.
+        costliest part of the blend (about 0.25 s per numeric column of a
+        2,000-row table on one thread), so on a table of more than 16
+        numeric columns the trees are first fitted on 16 of them, and
+        dropped if their weight there is under 0.1.
     max_steps : int or "auto", default="auto"
         Maximum number of optimisation steps per network. ``"auto"``: steps
         for about 600 passes over the training rows,

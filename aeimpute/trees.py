@@ -28,6 +28,12 @@ TREE_ROWS = 5000
 N_TREES = 100
 #: fewest rows that observed a column to fit its trees (fewer: the network alone fills it)
 MIN_ROWS = 20
+#: on a table with more numeric columns, trees are first fitted on this many of them (drawn at
+#: random) and fitted on the others only if they earn a weight of ``MIN_WEIGHT`` there
+SCREEN_COLUMNS = 16
+#: smallest blend weight the trees keep (below it they are dropped: on a table where they do
+#: not help, such as a smooth low-rank one, they would double the fitting time for nothing)
+MIN_WEIGHT = 0.1
 #: rows whose (rows x trees) node indices are walked at once in :func:`predict`
 _BATCH_ROWS = 20_000
 
@@ -127,7 +133,7 @@ def _constant(value: float, target: int) -> Forest:
     )
 
 
-def _join(pieces: list[Forest]) -> Forest:
+def join(pieces: list[Forest]) -> Forest:
     """One Forest holding the targets of all ``pieces`` (node indices shifted)."""
     if not pieces:  # no target: an empty forest
         empty = _constant(0.0, 0)
@@ -137,7 +143,10 @@ def _join(pieces: list[Forest]) -> Forest:
                "depth": np.zeros(0, np.int64)}
         )  # fmt: skip
     shift = np.cumsum([0] + [len(f.feature) for f in pieces[:-1]])
-    starts = np.cumsum([0] + [len(f.roots) for f in pieces])
+    firsts = np.cumsum([0] + [len(f.roots) for f in pieces])  # each piece's first root
+    starts = np.concatenate(
+        [f.column_start[:-1] + r for f, r in zip(pieces, firsts, strict=False)] + [firsts[-1:]]
+    )
     return Forest(
         feature=np.concatenate([f.feature for f in pieces]),
         threshold=np.concatenate([f.threshold for f in pieces]),
@@ -174,7 +183,8 @@ def fit(
         Encoded columns to model (columns with fewer than ``MIN_ROWS``
         observed rows are left out).
     seed : int
-        Seed of the row subsets and of the boosting.
+        Seed of the row subsets and of the boosting (column ``j`` draws from
+        ``(seed, j)``, so its trees do not depend on the other targets).
     n_threads : int, default=1
         OpenMP threads of the boosting.
 
@@ -199,9 +209,9 @@ def fit(
 
     p = filled.shape[1]
     X = np.asarray(filled, dtype=np.float64)
-    rng = np.random.default_rng(seed)
     pieces = []
     for j in np.flatnonzero(targets):
+        rng = np.random.default_rng([seed, int(j)])
         rows = np.flatnonzero(observed[:, feature_of_encoded[j]])
         if len(rows) < MIN_ROWS:
             continue
@@ -227,7 +237,7 @@ def fit(
                 "version); pass trees=False to the Imputer"
             )
         pieces.append(piece)
-    return _join(pieces)
+    return join(pieces)
 
 
 def predict(forest: Forest, filled: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:

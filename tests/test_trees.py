@@ -134,3 +134,54 @@ def test_trees_off():
 def test_bad_trees_value(bad):
     with pytest.raises(ValueError, match="trees"):
         Imputer(trees=bad).fit(pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2, 3]}))
+
+
+def _recording_fit(monkeypatch):
+    """Record how many columns each call of trees.fit models."""
+    calls = []
+    real = trees.fit
+
+    def fit(filled, observed, foe, targets, seed, n_threads=1):
+        calls.append(int(np.sum(targets)))
+        return real(filled, observed, foe, targets, seed, n_threads)
+
+    monkeypatch.setattr(trees, "fit", fit)
+    return calls
+
+
+def test_trees_are_screened_on_a_few_columns_first(monkeypatch):
+    monkeypatch.setattr(trees, "SCREEN_COLUMNS", 2)
+    calls = _recording_fit(monkeypatch)
+    df = pd.DataFrame(_steps(600), columns=list("abcdef"))
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
+    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    imp = Imputer(**params).fit(missing)
+    assert calls == [2, 4]  # two screened, then the other four
+    assert imp.tree_weight_ > 0 and sorted(imp._trees.targets.tolist()) == list(range(6))
+
+
+def test_trees_that_earn_too_little_are_not_fitted_further(monkeypatch):
+    monkeypatch.setattr(trees, "SCREEN_COLUMNS", 2)
+    monkeypatch.setattr(trees, "MIN_WEIGHT", 1.01)  # no weight is large enough
+    calls = _recording_fit(monkeypatch)
+    df = pd.DataFrame(_steps(300), columns=list("abcdef"))
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
+    imp = Imputer(**FAST, validation_fraction=0.1, random_state=0).fit(missing)
+    assert calls == [2]
+    assert imp.tree_weight_ == 0.0 and imp._trees is None
+    assert imp.linear_weight_ + imp.neighbor_weight_ > 0  # the others are fitted without them
+
+
+def test_joined_forests_predict_like_their_parts():
+    X = _steps()
+    every = [np.arange(len(X))]
+    obs = np.ones(X.shape, bool)
+    a = trees.fit(X, obs, np.arange(6), np.array([1, 0, 0, 1, 0, 0], bool), seed=0)
+    b = trees.fit(X, obs, np.arange(6), np.array([0, 0, 0, 0, 1, 1], bool), seed=0)
+    both = trees.join([a, b])
+    assert both.targets.tolist() == [0, 3, 4, 5]
+    expected = np.where(np.isnan(trees.predict(a, X, every)), trees.predict(b, X, every),
+                        trees.predict(a, X, every))  # fmt: skip
+    np.testing.assert_array_equal(trees.predict(both, X, every), expected)
+    whole = trees.fit(X, obs, np.arange(6), np.array([1, 0, 0, 1, 1, 1], bool), seed=0)
+    np.testing.assert_array_equal(trees.predict(whole, X, every), expected)  # per-column seeds
