@@ -144,28 +144,56 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
     full model then serves the neighbour search and the final ridge fit;
     the trees fitted for the weights are kept as they are (fitting them
     again would double the blend's main cost). Binary and categorical cells
-    are not blended (measured: mixing their probabilities lowered the
-    accuracy on hidden categories). Sets ``neighbor_weight_``,
-    ``linear_weight_``, ``tree_weight_``, ``_reference``, ``_linear`` and
-    ``_trees``.
+    are blended with tree classifiers only, under a weight of their own
+    (measured: mixing in the neighbours' or the ridge's probabilities
+    lowered the accuracy on hidden categories). Sets ``neighbor_weight_``,
+    ``linear_weight_``, ``tree_weight_``, ``tree_class_weight_``,
+    ``_reference``, ``_linear`` and ``_trees``.
     """
-    est.neighbor_weight_ = est.linear_weight_ = est.tree_weight_ = 0.0
+    est.neighbor_weight_ = est.linear_weight_ = est.tree_weight_ = est.tree_class_weight_ = 0.0
     est._reference = est._linear = est._trees = None
-    k = est.n_neighbors_
     numeric = _numeric_encoded(est._layout)
-    if (k == 0 and not est.linear_ and not est.trees_) or not numeric.any() or not held.any():
+    blend_numbers = numeric.any() and (est.n_neighbors_ or est.linear_ or est.trees_)
+    blend_classes = est.trees_ and not numeric.all()
+    if not held.any() or not (blend_numbers or blend_classes):
         return
     foe = est._layout.feature_of_encoded()
     rows = np.arange(len(z))
     if len(rows) > neighbors.NEIGHBOR_ROWS:
         rng = np.random.default_rng(est.seed_ + 5)
         rows = np.sort(rng.choice(len(z), size=neighbors.NEIGHBOR_ROWS, replace=False))
-    threads = est.n_threads
     train_obs = observed & ~held
     with _session(est):
         net = _raw(est._models[0], z, train_obs, foe, torch.device(est.device_))
     net = _heads(est, "cpu").activate(torch.as_tensor(net), inplace=True).numpy()
     filled = neighbors.complete(z, net, train_obs[:, foe])
+    kept = []
+    if blend_classes:
+        forest = _fit_class_trees(est, z, filled, rows, train_obs, held, net)
+        if forest is not None:
+            kept.append(forest)
+    if blend_numbers:
+        forest = _fit_number_blend(est, z, observed, held, rows, net, filled)
+        if forest is not None:
+            kept.append(forest)
+    est._trees = trees.join(kept) if kept else None
+
+
+def _fit_number_blend(
+    est: Any,
+    z: np.ndarray,
+    observed: np.ndarray,
+    held: np.ndarray,
+    rows: np.ndarray,
+    net: np.ndarray,
+    filled: np.ndarray,
+) -> Any:
+    """The numeric part of :func:`fit_blend`; returns the trees to keep (or None)."""
+    k = est.n_neighbors_
+    numeric = _numeric_encoded(est._layout)
+    foe = est._layout.feature_of_encoded()
+    threads = est.n_threads
+    train_obs = observed & ~held
     query = held.any(axis=1)
     candidates = []
     if k:
@@ -195,16 +223,58 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
         est.linear_weight_ = weights.pop(0)
     if forest is not None:
         est.tree_weight_ = weights.pop(0)
-        if est.tree_weight_ > 0:
-            est._trees = forest
-    if est.neighbor_weight_ == 0 and est.linear_weight_ == 0:
-        return
-    full = predict_raw(est, z[rows], observed[rows])
-    reference = neighbors.complete(z[rows], full, observed[rows][:, foe])
-    if est.neighbor_weight_ > 0:
-        est._reference = (reference, observed[rows])
-    if est.linear_weight_ > 0:
-        est._linear = neighbors.fit_linear(reference, observed[rows], foe, numeric, threads)
+        if est.tree_weight_ == 0:
+            forest = None
+    if est.neighbor_weight_ > 0 or est.linear_weight_ > 0:
+        full = predict_raw(est, z[rows], observed[rows])
+        reference = neighbors.complete(z[rows], full, observed[rows][:, foe])
+        if est.neighbor_weight_ > 0:
+            est._reference = (reference, observed[rows])
+        if est.linear_weight_ > 0:
+            est._linear = neighbors.fit_linear(reference, observed[rows], foe, numeric, threads)
+    return forest
+
+
+def _fit_class_trees(
+    est: Any,
+    z: np.ndarray,
+    filled: np.ndarray,
+    rows: np.ndarray,
+    train_obs: np.ndarray,
+    held: np.ndarray,
+    net: np.ndarray,
+) -> Any:
+    """Tree classifiers of the binary and categorical columns, if they earn a weight.
+
+    Their probabilities are blended with the network's under
+    ``tree_class_weight_``, fitted on the held-back cells of those columns
+    (squared error of the probabilities against the observed 0/1 values,
+    the Brier score); under ``trees.MIN_WEIGHT`` they are dropped (None).
+    """
+    layout = est._layout
+    foe = layout.feature_of_encoded()
+    forest = trees.fit_classes(
+        filled[rows], train_obs[rows], foe, layout.heads(), est.seed_ + 17, est.n_threads
+    )
+    if len(forest.targets) == 0:
+        return None
+    probs = _tree_estimate(
+        est, forest, filled, [np.flatnonzero(held[:, foe[j]]) for j in forest.targets]
+    )
+    fitted = np.zeros(layout.n_encoded, dtype=bool)
+    fitted[forest.targets] = True
+    cells = held[:, foe] & fitted
+    weight = neighbors.fit_weights(net, [np.where(np.isnan(probs), net, probs)], z, cells)[0]
+    if weight < trees.MIN_WEIGHT:
+        return None
+    est.tree_class_weight_ = weight
+    return forest
+
+
+def _tree_estimate(est: Any, forest: Any, filled: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
+    """The forest's values at ``rows``, binary and categorical scores made probabilities."""
+    raw = trees.predict(forest, filled, rows)
+    return _heads(est, "cpu").activate(torch.as_tensor(raw), inplace=True).numpy()
 
 
 def _screen_trees(
@@ -263,7 +333,8 @@ def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
     obs_enc = observed[:, foe]
     filled = neighbors.complete(z, pred, obs_enc)
     out = pred.copy()
-    mix = ~obs_enc & _numeric_encoded(est._layout)
+    numeric = _numeric_encoded(est._layout)
+    mix = ~obs_enc & numeric
     if ref is not None:
         local, found = neighbors.estimate(
             filled, ref[0], ref[1], foe, est.n_neighbors_,
@@ -275,8 +346,9 @@ def predict(est: Any, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
         out += np.where(mix, est.linear_weight_ * (lin - pred), 0.0)
     if forest is not None:
         missing = [np.flatnonzero(~obs_enc[:, j]) for j in forest.targets]
-        boosted = trees.predict(forest, filled, missing)
-        out += np.where(mix & ~np.isnan(boosted), est.tree_weight_ * (boosted - pred), 0.0)
+        boosted = _tree_estimate(est, forest, filled, missing)
+        weight = np.where(numeric, est.tree_weight_, est.tree_class_weight_)
+        out += np.where(~obs_enc & ~np.isnan(boosted), weight * (boosted - pred), 0.0)
     return out
 
 

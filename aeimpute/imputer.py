@@ -126,7 +126,11 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         costliest part of the blend (about 0.25 s per numeric column of a
         2,000-row table on one thread), so on a table of more than 16
         numeric columns the trees are first fitted on 16 of them, and
-        dropped if their weight there is under 0.1.
+        dropped if their weight there is under 0.1. Binary and categorical
+        columns (of at most 10 categories) get tree classifiers
+        (:class:`~sklearn.ensemble.HistGradientBoostingClassifier`) whose
+        probabilities are blended with the network's under their own weight
+        (``tree_class_weight_``, also dropped under 0.1).
     max_steps : int or "auto", default="auto"
         Maximum number of optimisation steps per network. ``"auto"``: steps
         for about 600 passes over the training rows,
@@ -231,7 +235,10 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     linear_weight_ : float
         Fitted blend weight of the ridge regressions' estimate.
     tree_weight_ : float
-        Fitted blend weight of the boosted trees' estimate.
+        Fitted blend weight of the boosted trees' estimate in numeric cells.
+    tree_class_weight_ : float
+        Fitted blend weight of the tree classifiers' probabilities in binary
+        and categorical cells.
 
     Examples
     --------

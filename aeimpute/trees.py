@@ -8,7 +8,9 @@ it. Trees cut the table into regions where one column pins another down (a
 pixel that is 0 whenever its neighbours are, a letter's box width given its
 height), which a smooth network trained on squared error approximates
 slowly. The blend (:func:`aeimpute.neighbors.fit_weights`) decides on held-back
-cells how much of it to take.
+cells how much of it to take. Binary and categorical columns get classifiers
+(:func:`fit_classes`) whose raw scores become probabilities like the network's
+logits do.
 
 The fitted trees are kept as flat arrays (:class:`Forest`) and evaluated by
 :func:`predict`, so a model file stores them as tensors and never pickles
@@ -34,6 +36,11 @@ SCREEN_COLUMNS = 16
 #: smallest blend weight the trees keep (below it they are dropped: on a table where they do
 #: not help, such as a smooth low-rank one, they would double the fitting time for nothing)
 MIN_WEIGHT = 0.1
+#: categorical columns with more categories than this are left to the network (a classifier
+#: grows one tree per category and iteration)
+MAX_CLASSES = 10
+#: raw score of a category the classifier never saw (its probability is ~1e-13)
+ABSENT_SCORE = -30.0
 #: rows whose (rows x trees) node indices are walked at once in :func:`predict`
 _BATCH_ROWS = 20_000
 
@@ -88,12 +95,13 @@ class Forest:
         return cls(**{name: np.asarray(arrays[name]) for name in FIELDS})
 
 
-def _from_sklearn(model, columns: np.ndarray, target: int) -> Forest:
-    """The trees of a fitted HistGradientBoostingRegressor, their features renumbered."""
+def _from_sklearn(model, columns: np.ndarray, target: int, k: int = 0) -> Forest:
+    """Trees ``k`` of each iteration of a fitted HistGradientBoosting model (a regressor has
+    one per iteration, a classifier one per class beyond binary), features renumbered."""
     parts: list[list[np.ndarray]] = [[], [], [], [], []]
     roots, offset, depth = [], 0, 0
-    for (predictor,) in model._predictors:  # one tree per iteration for a regressor
-        nodes = predictor.nodes
+    for per_iteration in model._predictors:
+        nodes = per_iteration[k].nodes
         leaf = nodes["is_leaf"].astype(bool)
         parts[0].append(np.where(leaf, -1, columns[nodes["feature_idx"]]))
         parts[1].append(nodes["num_threshold"])
@@ -112,7 +120,7 @@ def _from_sklearn(model, columns: np.ndarray, target: int) -> Forest:
         roots=np.asarray(roots, dtype=np.int64),
         column_start=np.asarray([0, len(roots)], dtype=np.int64),
         targets=np.asarray([target], dtype=np.int64),
-        baseline=np.ravel(model._baseline_prediction)[:1].astype(np.float64),
+        baseline=np.ravel(model._baseline_prediction)[k : k + 1].astype(np.float64),
         depth=np.asarray([depth], dtype=np.int64),
     )
 
@@ -205,38 +213,151 @@ def fit(
     (True, [2])
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
 
-    p = filled.shape[1]
     X = np.asarray(filled, dtype=np.float64)
+    foe = np.asarray(feature_of_encoded)
     pieces = []
     for j in np.flatnonzero(targets):
         rng = np.random.default_rng([seed, int(j)])
-        rows = np.flatnonzero(observed[:, feature_of_encoded[j]])
-        if len(rows) < MIN_ROWS:
+        rows = _training_rows(observed[:, foe[j]], rng)
+        if rows is None:
             continue
-        if len(rows) > TREE_ROWS:
-            rows = np.sort(rng.choice(rows, size=TREE_ROWS, replace=False))
-        columns = np.flatnonzero(np.arange(p) != j)
         y = X[rows, j]
         if np.ptp(y) == 0:
             pieces.append(_constant(float(y[0]), j))
             continue
+        columns = np.flatnonzero(foe != foe[j])
         model = HistGradientBoostingRegressor(
             max_iter=N_TREES, early_stopping=False, random_state=int(rng.integers(2**31 - 1))
         )
-        with threadpool_limits(limits=n_threads):
-            model.fit(X[np.ix_(rows, columns)], y)
+        _boost(model, X, rows, columns, y, n_threads)
         piece = _from_sklearn(model, columns, j)
-        check = rows[:50]
-        ours = predict(piece, X[check], rows=[np.arange(len(check))])[:, j]
-        if not np.allclose(ours, model.predict(X[np.ix_(check, columns)]), atol=1e-6):
-            raise RuntimeError(
-                "the trees read from scikit-learn's HistGradientBoostingRegressor do not "
-                "reproduce its predictions (its internals may differ in this scikit-learn "
-                "version); pass trees=False to the Imputer"
-            )
+        _check(piece, [j], model.predict, X, rows, columns)
         pieces.append(piece)
+    return join(pieces)
+
+
+def _training_rows(observed: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """Rows that observed a column, at most ``TREE_ROWS`` (None: fewer than ``MIN_ROWS``)."""
+    rows = np.flatnonzero(observed)
+    if len(rows) < MIN_ROWS:
+        return None
+    if len(rows) > TREE_ROWS:
+        rows = np.sort(rng.choice(rows, size=TREE_ROWS, replace=False))
+    return rows
+
+
+def _boost(model, X: np.ndarray, rows: np.ndarray, columns: np.ndarray, y, n_threads: int):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n_threads):
+        model.fit(X[np.ix_(rows, columns)], y)
+
+
+def _check(piece: Forest, targets: list[int], reference, X, rows, columns) -> None:
+    """Fail loudly unless ``piece`` reproduces ``reference`` (the model's own raw output)."""
+    check = rows[:50]
+    ours = predict(piece, X[check], rows=[np.arange(len(check))])[:, targets]
+    theirs = np.asarray(reference(X[np.ix_(check, columns)])).reshape(len(check), -1)
+    if not np.allclose(ours, theirs, atol=1e-6):
+        raise RuntimeError(
+            "the trees read from scikit-learn's HistGradientBoosting models do not "
+            "reproduce their predictions (their internals may differ in this scikit-learn "
+            "version); pass trees=False to the Imputer"
+        )
+
+
+def fit_classes(
+    filled: np.ndarray,
+    observed: np.ndarray,
+    feature_of_encoded: np.ndarray,
+    heads: dict,
+    seed: int,
+    n_threads: int = 1,
+) -> Forest:
+    """Fit boosted tree classifiers of each binary and categorical column on the others.
+
+    The forest holds raw scores: for a binary column the log-odds of 1, for
+    a categorical one a score per category (one target per encoded column;
+    the categories' probabilities are the softmax of their scores, as for
+    the network's logits). Categorical columns with more than
+    ``MAX_CLASSES`` categories are left out.
+
+    Parameters
+    ----------
+    filled : ndarray (n_rows, n_encoded)
+        Completed table (one-hot columns hold observed categories and the
+        network's probabilities elsewhere).
+    observed : bool ndarray (n_rows, n_features)
+    feature_of_encoded : int ndarray (n_encoded,)
+    heads : dict
+        ``{"binary": [enc], "categorical": [[enc, ...], ...]}`` (as from
+        :meth:`aeimpute.schema.Layout.heads`).
+    seed : int
+        Column ``f`` draws from ``(seed, f)``.
+    n_threads : int, default=1
+
+    Returns
+    -------
+    Forest
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random(400)
+    >>> level = np.digitize(x, [0.3, 0.6])  # three categories cut from x
+    >>> filled = np.column_stack([x, np.eye(3)[level]])
+    >>> observed = np.ones((400, 2), dtype=bool)
+    >>> forest = fit_classes(filled, observed, np.array([0, 1, 1, 1]),
+    ...                      {"binary": [], "categorical": [[1, 2, 3]]}, seed=0)
+    >>> scores = predict(forest, filled[:4], rows=[np.arange(4)])[:, 1:]
+    >>> bool((scores.argmax(axis=1) == level[:4]).all()), forest.targets.tolist()
+    (True, [1, 2, 3])
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X = np.asarray(filled, dtype=np.float64)
+    foe = np.asarray(feature_of_encoded)
+    groups = [[int(e)] for e in heads.get("binary", [])] + [
+        [int(e) for e in g] for g in heads.get("categorical", []) if 2 <= len(g) <= MAX_CLASSES
+    ]
+    pieces = []
+    for group in groups:
+        f = int(foe[group[0]])
+        rng = np.random.default_rng([seed, f])
+        rows = _training_rows(observed[:, f], rng)
+        if rows is None:
+            continue
+        # the class of each row: 0/1 for a binary column, the hot position for a categorical one
+        y = np.rint(X[rows, group[0]]) if len(group) == 1 else X[np.ix_(rows, group)].argmax(1)
+        seen = np.unique(y).astype(int)
+        if len(seen) == 1:  # one class observed: it is certain, the others impossible
+            if len(group) == 1:
+                pieces.append(_constant(-ABSENT_SCORE if seen[0] else ABSENT_SCORE, group[0]))
+            else:
+                pieces += [_constant(0.0 if c == seen[0] else ABSENT_SCORE, e)
+                           for c, e in enumerate(group)]  # fmt: skip
+            continue
+        columns = np.flatnonzero(foe != f)
+        model = HistGradientBoostingClassifier(
+            max_iter=N_TREES, early_stopping=False, random_state=int(rng.integers(2**31 - 1))
+        )
+        _boost(model, X, rows, columns, y.astype(int), n_threads)
+        if len(group) == 1:  # log-odds of class 1
+            piece = _from_sklearn(model, columns, group[0])
+            _check(piece, group, model.decision_function, X, rows, columns)
+            pieces.append(piece)
+            continue
+        scored = [group[c] for c in seen]
+        if len(seen) == 2:  # a binary classifier: the log-odds of the second class, 0 for the first
+            own = [_constant(0.0, scored[0]), _from_sklearn(model, columns, scored[1])]
+            _check(own[1], scored[1:], model.decision_function, X, rows, columns)
+        else:
+            own = [_from_sklearn(model, columns, e, k) for k, e in enumerate(scored)]
+            _check(join(own), scored, model.decision_function, X, rows, columns)
+        absent = [_constant(ABSENT_SCORE, e) for e in group if e not in scored]
+        pieces += sorted(own + absent, key=lambda piece: int(piece.targets[0]))
     return join(pieces)
 
 

@@ -3,6 +3,9 @@
 Run with ``python examples/quickstart.py``.
 """
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -52,9 +55,12 @@ def main() -> None:
     draws = imputer.sample(df, n=3)
     print([round(float(d["income"][hidden].mean())) for d in draws])
 
-    imputer.save("quickstart.aeimpute")
-    same = Imputer.load("quickstart.aeimpute").transform(df)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "quickstart.aeimpute"
+        imputer.save(path)
+        same = Imputer.load(path).transform(df)
     assert same.equals(completed)
+    print(f"saved, reloaded and transformed again: same table ({path.name})")
 
 
 if __name__ == "__main__":

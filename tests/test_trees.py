@@ -93,8 +93,8 @@ def test_arrays_round_trip():
 def test_changed_scikit_learn_internals_are_caught(monkeypatch):
     real = trees._from_sklearn
 
-    def off_by_one(model, columns, target):
-        forest = real(model, columns, target)
+    def off_by_one(model, columns, target, k=0):
+        forest = real(model, columns, target, k)
         forest.value = forest.value + 1.0
         return forest
 
@@ -185,3 +185,111 @@ def test_joined_forests_predict_like_their_parts():
     np.testing.assert_array_equal(trees.predict(both, X, every), expected)
     whole = trees.fit(X, obs, np.arange(6), np.array([1, 0, 0, 1, 1, 1], bool), seed=0)
     np.testing.assert_array_equal(trees.predict(whole, X, every), expected)  # per-column seeds
+
+
+def _classes_table(n=400, seed=0):
+    """A numeric table, a binary column and a 4-category column cut from it (one-hot)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 3))
+    flag = (X[:, 0] > 0.5) ^ (X[:, 2] > 0.5)
+    quadrant = 2 * (X[:, 0] > 0.5) + (X[:, 1] > 0.5)
+    filled = np.column_stack([X, flag, np.eye(4)[quadrant]])
+    foe = np.array([0, 1, 2, 3, 4, 4, 4, 4])
+    heads = {"numeric": [0, 1, 2], "binary": [3], "categorical": [[4, 5, 6, 7]]}
+    return filled, foe, heads, flag, quadrant
+
+
+def test_classifier_scores_match_scikit_learn():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    filled, foe, heads, flag, quadrant = _classes_table()
+    observed = np.ones((len(filled), 5), dtype=bool)
+    observed[::4, 4] = False  # rows that did not observe the category are not learned from
+    fitted = filled.copy()
+    fitted[::4, 4:] = 0.25  # what a network's probabilities could look like there
+    forest = trees.fit_classes(fitted, observed, foe, heads, seed=0)
+    assert forest.targets.tolist() == [3, 4, 5, 6, 7]
+    every = [np.arange(len(filled))]
+    scores = trees.predict(forest, filled, every)
+    assert np.isnan(scores[:, :3]).all()  # numeric columns are not the classifiers' business
+    rows = observed[:, 4]
+    ref = HistGradientBoostingClassifier(max_iter=trees.N_TREES, early_stopping=False)
+    ref.fit(filled[rows][:, :4], quadrant[rows])
+    np.testing.assert_allclose(scores[:, 4:], ref.decision_function(filled[:, :4]), atol=1e-9)
+    ref = HistGradientBoostingClassifier(max_iter=trees.N_TREES, early_stopping=False)
+    ref.fit(fitted[:, [0, 1, 2, 4, 5, 6, 7]], flag)  # learned from the table it was given
+    np.testing.assert_allclose(
+        scores[:, 3], ref.decision_function(filled[:, [0, 1, 2, 4, 5, 6, 7]]), atol=1e-9
+    )
+    # the hidden categories are recovered from the others
+    assert (scores[~rows, 4:].argmax(axis=1) == quadrant[~rows]).mean() > 0.95
+
+
+def test_categories_never_observed_get_no_probability():
+    filled, foe, heads, _, quadrant = _classes_table()
+    observed = np.ones((len(filled), 5), dtype=bool)
+    observed[quadrant >= 2, 4] = False  # categories 2 and 3 are never seen
+    observed[:, 3] = False
+    observed[: trees.MIN_ROWS, 3] = True
+    filled[: trees.MIN_ROWS, 3] = 1.0  # the binary column is only ever seen as 1
+    forest = trees.fit_classes(filled, observed, foe, heads, seed=0)
+    scores = trees.predict(forest, filled, [np.arange(len(filled))])
+    assert (scores[:, [6, 7]] == trees.ABSENT_SCORE).all()
+    assert (scores[:, 4] == 0.0).all()  # the first seen category is the reference of the log-odds
+    assert (scores[:, 3] == -trees.ABSENT_SCORE).all()  # certain
+    seen = quadrant < 2
+    assert (scores[seen, 4:6].argmax(axis=1) == quadrant[seen]).mean() > 0.95
+
+
+def test_wide_or_rare_categorical_columns_are_left_out(monkeypatch):
+    filled, foe, heads, _, _ = _classes_table()
+    observed = np.ones((len(filled), 5), dtype=bool)
+    observed[trees.MIN_ROWS - 1 :, 3] = False  # too few rows observed the binary column
+    monkeypatch.setattr(trees, "MAX_CLASSES", 3)  # four categories are too many
+    forest = trees.fit_classes(filled, observed, foe, heads, seed=0)
+    assert len(forest.targets) == 0
+
+
+def _mixed_steps(n=600, seed=0):
+    """Numeric columns, and a binary and a categorical one that are steps of them."""
+    filled, _, _, flag, quadrant = _classes_table(n, seed)
+    df = pd.DataFrame(filled[:, :3], columns=["a", "b", "c"])
+    df["flag"] = pd.array(flag, dtype="boolean")
+    df["part"] = pd.array(np.array(["low-low", "low-high", "high-low", "high-high"])[quadrant],
+                          dtype="str")  # fmt: skip
+    return df
+
+
+def test_tree_classifiers_raise_the_accuracy_on_hidden_categories(tmp_path):
+    df = _mixed_steps()
+    missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
+    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    plain = Imputer(trees=False, **params).fit_transform(missing)
+    imp = Imputer(**params).fit(missing)
+    assert imp.tree_class_weight_ >= trees.MIN_WEIGHT
+    assert {3, 4} <= set(imp._trees.targets.tolist())  # the binary and the first category
+    blended = imp.transform(missing)
+    for j, col in [(3, "flag"), (4, "part")]:
+        hidden = mask[:, j]
+        ours = (blended[col][hidden] == df[col][hidden]).mean()
+        theirs = (plain[col][hidden] == df[col][hidden]).mean()
+        assert ours > 0.8 and ours > theirs + 0.1, (col, ours, theirs)
+    pd.testing.assert_frame_equal(blended[missing.notna()], missing[missing.notna()])
+    assert blended["part"].dtype == df["part"].dtype and blended["flag"].dtype == "boolean"
+    pd.testing.assert_frame_equal(blended, Imputer(**params).fit_transform(missing))
+    imp.save(tmp_path / "m.aeimpute")
+    back = Imputer.load(tmp_path / "m.aeimpute")
+    assert back.tree_class_weight_ == imp.tree_class_weight_
+    pd.testing.assert_frame_equal(back.transform(missing), blended)
+
+
+def test_categorical_only_table_gets_tree_classifiers():
+    df = _mixed_steps()
+    for col in "abc":  # the numeric columns as categories: nothing numeric is left
+        df[col] = pd.array(np.where(df[col] > 0.5, "hi", "lo"), dtype="str")
+    missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
+    imp = Imputer(**FAST, validation_fraction=0.1, random_state=0).fit(missing)
+    assert imp.tree_weight_ == 0.0 and imp.linear_weight_ == 0.0
+    assert imp.tree_class_weight_ >= trees.MIN_WEIGHT  # each column is a step of the others
+    out = imp.transform(missing)
+    assert not out.isna().any().any() and (out.dtypes == df.dtypes).all()
