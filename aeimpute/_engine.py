@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -167,56 +168,75 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
         net = _raw(est._models[0], z, train_obs, foe, torch.device(est.device_))
     net = _heads(est, "cpu").activate(torch.as_tensor(net), inplace=True).numpy()
     filled = neighbors.complete(z, net, train_obs[:, foe])
+    held_out = _HeldOut(z, held, train_obs, net, filled, rows, foe)
     kept = []
     if blend_classes:
-        forest = _fit_class_trees(est, z, filled, rows, train_obs, held, net)
+        forest = _fit_class_trees(est, held_out)
         if forest is not None:
             kept.append(forest)
     if blend_numbers:
-        forest = _fit_number_blend(est, z, observed, held, rows, net, filled)
+        forest = _fit_number_blend(est, held_out, observed)
         if forest is not None:
             kept.append(forest)
     est._trees = trees.join(kept) if kept else None
 
 
-def _fit_number_blend(
-    est: Any,
-    z: np.ndarray,
-    observed: np.ndarray,
-    held: np.ndarray,
-    rows: np.ndarray,
-    net: np.ndarray,
-    filled: np.ndarray,
-) -> Any:
+@dataclass
+class _HeldOut:
+    """The table as the first network completes it without the held-back cells.
+
+    The blend's candidates are fitted on it and its weights on the ``held``
+    cells: ``z`` (scaled values), ``held`` and ``train_obs`` (per feature),
+    ``net`` (the network's activated output), ``filled`` (``z`` where
+    ``train_obs``, ``net`` elsewhere), ``rows`` (the rows candidates learn
+    from) and ``foe`` (feature of each encoded column).
+    """
+
+    z: np.ndarray
+    held: np.ndarray
+    train_obs: np.ndarray
+    net: np.ndarray
+    filled: np.ndarray
+    rows: np.ndarray
+    foe: np.ndarray
+
+    def at_held(self, targets: np.ndarray) -> list[np.ndarray]:
+        """Rows to estimate each of ``targets`` in: those holding back its column."""
+        return [np.flatnonzero(self.held[:, self.foe[j]]) for j in targets]
+
+    def weights(self, candidates: list[np.ndarray], cells: np.ndarray) -> list[float]:
+        """Blend weights of ``candidates`` against the network on ``cells``."""
+        return neighbors.fit_weights(self.net, candidates, self.z, cells)
+
+
+def _fit_number_blend(est: Any, h: _HeldOut, observed: np.ndarray) -> Any:
     """The numeric part of :func:`fit_blend`; returns the trees to keep (or None)."""
     k = est.n_neighbors_
     numeric = _numeric_encoded(est._layout)
-    foe = est._layout.feature_of_encoded()
-    threads = est.n_threads
-    train_obs = observed & ~held
-    query = held.any(axis=1)
+    foe, rows, threads = h.foe, h.rows, est.n_threads
     candidates = []
     if k:
         local, found = neighbors.estimate(
-            filled, filled[rows], train_obs[rows], foe, k, need=query, n_threads=threads
-        )
-        candidates.append(np.where(found[:, foe], local, net))
+            h.filled, h.filled[rows], h.train_obs[rows], foe, k,
+            need=h.held.any(axis=1), n_threads=threads,
+        )  # fmt: skip
+        candidates.append(np.where(found[:, foe], local, h.net))
     if est.linear_:
         coef, intercept = neighbors.fit_linear(
-            filled[rows], train_obs[rows], foe, numeric, n_threads=threads
+            h.filled[rows], h.train_obs[rows], foe, numeric, n_threads=threads
         )
-        candidates.append(np.where(numeric, filled @ coef + intercept, net))
-    cells = held[:, foe] & numeric
+        candidates.append(np.where(numeric, h.filled @ coef + intercept, h.net))
+    cells = h.held[:, foe] & numeric
     forest = None
     if est.trees_:
-        forest, boosted = _screen_trees(est, z, filled, rows, train_obs, held, net, candidates)
+        forest, boosted = _screen_trees(est, h, candidates)
         if forest is not None:
             candidates.append(boosted)
-    weights = neighbors.fit_weights(net, candidates, z, cells)
+    weights = h.weights(candidates, cells)
     if k and weights[0] < neighbors.NEIGHBOR_MIN_WEIGHT:  # not worth the search: drop it
         k = est.n_neighbors_ = 0
         candidates.pop(0)
-        weights = neighbors.fit_weights(net, candidates, z, cells)
+        weights = h.weights(candidates, cells)
     if k:
         est.neighbor_weight_ = weights.pop(0)
     if est.linear_:
@@ -226,8 +246,8 @@ def _fit_number_blend(
         if est.tree_weight_ == 0:
             forest = None
     if est.neighbor_weight_ > 0 or est.linear_weight_ > 0:
-        full = predict_raw(est, z[rows], observed[rows])
-        reference = neighbors.complete(z[rows], full, observed[rows][:, foe])
+        full = predict_raw(est, h.z[rows], observed[rows])
+        reference = neighbors.complete(h.z[rows], full, observed[rows][:, foe])
         if est.neighbor_weight_ > 0:
             est._reference = (reference, observed[rows])
         if est.linear_weight_ > 0:
@@ -235,15 +255,7 @@ def _fit_number_blend(
     return forest
 
 
-def _fit_class_trees(
-    est: Any,
-    z: np.ndarray,
-    filled: np.ndarray,
-    rows: np.ndarray,
-    train_obs: np.ndarray,
-    held: np.ndarray,
-    net: np.ndarray,
-) -> Any:
+def _fit_class_trees(est: Any, h: _HeldOut) -> Any:
     """Tree classifiers of the binary and categorical columns, if they earn a weight.
 
     Their probabilities are blended with the network's under
@@ -252,19 +264,16 @@ def _fit_class_trees(
     the Brier score); under ``trees.MIN_WEIGHT`` they are dropped (None).
     """
     layout = est._layout
-    foe = layout.feature_of_encoded()
     forest = trees.fit_classes(
-        filled[rows], train_obs[rows], foe, layout.heads(), est.seed_ + 17, est.n_threads
-    )
+        h.filled[h.rows], h.train_obs[h.rows], h.foe, layout.heads(), est.seed_ + 17,
+        est.n_threads,
+    )  # fmt: skip
     if len(forest.targets) == 0:
         return None
-    probs = _tree_estimate(
-        est, forest, filled, [np.flatnonzero(held[:, foe[j]]) for j in forest.targets]
-    )
+    probs = _tree_estimate(est, forest, h.filled, h.at_held(forest.targets))
     fitted = np.zeros(layout.n_encoded, dtype=bool)
     fitted[forest.targets] = True
-    cells = held[:, foe] & fitted
-    weight = neighbors.fit_weights(net, [np.where(np.isnan(probs), net, probs)], z, cells)[0]
+    weight = h.weights([np.where(np.isnan(probs), h.net, probs)], h.held[:, h.foe] & fitted)[0]
     if weight < trees.MIN_WEIGHT:
         return None
     est.tree_class_weight_ = weight
@@ -277,23 +286,13 @@ def _tree_estimate(est: Any, forest: Any, filled: np.ndarray, rows: list[np.ndar
     return _heads(est, "cpu").activate(torch.as_tensor(raw), inplace=True).numpy()
 
 
-def _screen_trees(
-    est: Any,
-    z: np.ndarray,
-    filled: np.ndarray,
-    rows: np.ndarray,
-    train_obs: np.ndarray,
-    held: np.ndarray,
-    net: np.ndarray,
-    others: list[np.ndarray],
-) -> tuple[Any, np.ndarray | None]:
+def _screen_trees(est: Any, h: _HeldOut, others: list[np.ndarray]) -> tuple[Any, np.ndarray | None]:
     """Fit the tree candidate if it earns its cost: the forest and its estimate, or (None, None).
 
     Trees are fitted on at most ``trees.SCREEN_COLUMNS`` numeric columns first; the weights
     fitted on those columns' held-back cells (beside the ``others`` candidates) decide: under
     ``trees.MIN_WEIGHT`` the trees are dropped, else they are fitted on the other columns too.
     """
-    foe = est._layout.feature_of_encoded()
     numeric = _numeric_encoded(est._layout)
     enc = np.flatnonzero(numeric)
     screen = enc
@@ -303,19 +302,18 @@ def _screen_trees(
     first = np.zeros_like(numeric)
     first[screen] = True
     seed, threads = est.seed_ + 11, est.n_threads
+    fit_rows, fit_obs = h.filled[h.rows], h.train_obs[h.rows]
 
     def estimate(forest: Any) -> np.ndarray:
-        at_held = [np.flatnonzero(held[:, foe[j]]) for j in forest.targets]
-        boosted = trees.predict(forest, filled, at_held)
-        return np.where(np.isnan(boosted), net, boosted)
+        boosted = trees.predict(forest, h.filled, h.at_held(forest.targets))
+        return np.where(np.isnan(boosted), h.net, boosted)
 
-    forest = trees.fit(filled[rows], train_obs[rows], foe, first, seed, threads)
+    forest = trees.fit(fit_rows, fit_obs, h.foe, first, seed, threads)
     boosted = estimate(forest)
-    cells = held[:, foe] & first
-    if neighbors.fit_weights(net, [*others, boosted], z, cells)[-1] < trees.MIN_WEIGHT:
+    if h.weights([*others, boosted], h.held[:, h.foe] & first)[-1] < trees.MIN_WEIGHT:
         return None, None
     if len(screen) < len(enc):
-        rest = trees.fit(filled[rows], train_obs[rows], foe, numeric & ~first, seed, threads)
+        rest = trees.fit(fit_rows, fit_obs, h.foe, numeric & ~first, seed, threads)
         forest = trees.join([forest, rest])
         boosted = estimate(forest)
     return forest, boosted

@@ -296,6 +296,7 @@ def fit_classes(
     seed : int
         Column ``f`` draws from ``(seed, f)``.
     n_threads : int, default=1
+        OpenMP threads of the boosting.
 
     Returns
     -------
