@@ -40,11 +40,13 @@ def main() -> None:
     print(f"income RMSE on hidden cells: {err:,.0f} (std of income {truth['income'].std():,.0f})")
 
     # numeric cells blend the network with neighbouring rows, a ridge regression and boosted
-    # trees, in shares fitted on held-back cells; neighbors=0 / linear=False / trees=False
-    # turn them off
+    # trees, in shares fitted on held-back cells; binary and categorical cells blend its
+    # probabilities with tree classifiers'. neighbors=0 / linear=False / trees=False turn
+    # them off
     print(
         f"blend weights: neighbours {imputer.neighbor_weight_}, "
-        f"linear {imputer.linear_weight_}, trees {imputer.tree_weight_}"
+        f"linear {imputer.linear_weight_}, trees {imputer.tree_weight_}, "
+        f"tree classifiers {imputer.tree_class_weight_}"
     )
     plain = Imputer(neighbors=0, linear=False, trees=False, random_state=0).fit_transform(df)
     err_net = np.sqrt(np.mean((plain["income"][hidden] - truth["income"][hidden]) ** 2))
