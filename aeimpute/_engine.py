@@ -262,22 +262,42 @@ def _fit_class_trees(est: Any, h: _HeldOut) -> Any:
     ``tree_class_weight_``, fitted on the held-back cells of those columns
     (squared error of the probabilities against the observed 0/1 values,
     the Brier score); under ``trees.MIN_WEIGHT`` they are dropped (None).
+    With more than ``trees.CLASS_SCREEN_COLUMNS`` such columns, the
+    classifiers are first fitted on that many of them (drawn with the seed)
+    and fitted on the others only if they earn the weight there.
     """
-    layout = est._layout
-    forest = trees.fit_classes(
-        h.filled[h.rows], h.train_obs[h.rows], h.foe, layout.heads(), est.seed_ + 17,
-        est.n_threads,
-    )  # fmt: skip
-    if len(forest.targets) == 0:
+    heads = est._layout.heads()
+    columns = [("binary", e) for e in heads["binary"]] + [
+        ("categorical", g) for g in heads["categorical"] if 2 <= len(g) <= trees.MAX_CLASSES
+    ]
+    order = np.arange(len(columns))
+    if len(columns) > trees.CLASS_SCREEN_COLUMNS:
+        order = np.random.default_rng(est.seed_ + 19).permutation(len(columns))
+    parts = [order[: trees.CLASS_SCREEN_COLUMNS], order[trees.CLASS_SCREEN_COLUMNS :]]
+
+    def fit(picked: np.ndarray) -> Any:
+        chosen = [columns[i] for i in sorted(picked)]
+        kinds = {kind: [c for k, c in chosen if k == kind] for kind in ("binary", "categorical")}
+        return trees.fit_classes(
+            h.filled[h.rows], h.train_obs[h.rows], h.foe, kinds, est.seed_ + 17, est.n_threads
+        )
+
+    def weight(forest: Any) -> float:
+        if len(forest.targets) == 0:
+            return 0.0
+        probs = _tree_estimate(est, forest, h.filled, h.at_held(forest.targets))
+        fitted = np.zeros(len(h.foe), dtype=bool)
+        fitted[forest.targets] = True
+        cells = h.held[:, h.foe] & fitted
+        return h.weights([np.where(np.isnan(probs), h.net, probs)], cells)[0]
+
+    forest = fit(parts[0])
+    if weight(forest) < trees.MIN_WEIGHT:
         return None
-    probs = _tree_estimate(est, forest, h.filled, h.at_held(forest.targets))
-    fitted = np.zeros(layout.n_encoded, dtype=bool)
-    fitted[forest.targets] = True
-    weight = h.weights([np.where(np.isnan(probs), h.net, probs)], h.held[:, h.foe] & fitted)[0]
-    if weight < trees.MIN_WEIGHT:
-        return None
-    est.tree_class_weight_ = weight
-    return forest
+    if len(parts[1]):
+        forest = trees.join([forest, fit(parts[1])])
+    est.tree_class_weight_ = weight(forest)
+    return forest if est.tree_class_weight_ > 0 else None
 
 
 def _tree_estimate(est: Any, forest: Any, filled: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:

@@ -130,7 +130,8 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         columns (of at most 10 categories) get tree classifiers
         (:class:`~sklearn.ensemble.HistGradientBoostingClassifier`) whose
         probabilities are blended with the network's under their own weight
-        (``tree_class_weight_``, also dropped under 0.1).
+        (``tree_class_weight_``, also dropped under 0.1; with more than 4
+        such columns, screened on 4 of them first).
     max_steps : int or "auto", default="auto"
         Maximum number of optimisation steps per network. ``"auto"``: steps
         for about 600 passes over the training rows,

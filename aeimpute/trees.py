@@ -39,6 +39,9 @@ MIN_WEIGHT = 0.1
 #: categorical columns with more categories than this are left to the network (a classifier
 #: grows one tree per category and iteration)
 MAX_CLASSES = 10
+#: on a table with more binary and categorical columns, the classifiers are first fitted on
+#: this many of them (drawn at random) and on the others only if they earn ``MIN_WEIGHT`` there
+CLASS_SCREEN_COLUMNS = 4
 #: raw score of a category the classifier never saw (its probability is ~1e-13)
 ABSENT_SCORE = -30.0
 #: rows whose (rows x trees) node indices are walked at once in :func:`predict`

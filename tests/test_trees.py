@@ -293,3 +293,32 @@ def test_categorical_only_table_gets_tree_classifiers():
     assert imp.tree_class_weight_ >= trees.MIN_WEIGHT  # each column is a step of the others
     out = imp.transform(missing)
     assert not out.isna().any().any() and (out.dtypes == df.dtypes).all()
+
+
+def _recording_fit_classes(monkeypatch):
+    """Record how many binary and categorical columns each call of trees.fit_classes models."""
+    calls = []
+    real = trees.fit_classes
+
+    def fit_classes(filled, observed, foe, heads, seed, n_threads=1):
+        calls.append(len(heads["binary"]) + len(heads["categorical"]))
+        return real(filled, observed, foe, heads, seed, n_threads)
+
+    monkeypatch.setattr(trees, "fit_classes", fit_classes)
+    return calls
+
+
+@pytest.mark.parametrize("floor, expected", [(trees.MIN_WEIGHT, [1, 1]), (1.01, [1])])
+def test_tree_classifiers_are_screened_on_a_few_columns_first(monkeypatch, floor, expected):
+    monkeypatch.setattr(trees, "CLASS_SCREEN_COLUMNS", 1)
+    monkeypatch.setattr(trees, "MIN_WEIGHT", floor)
+    calls = _recording_fit_classes(monkeypatch)
+    missing, _ = simulate.mcar(_mixed_steps(), 0.2, rng=np.random.default_rng(1))
+    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    imp = Imputer(**params).fit(missing)
+    assert calls == expected  # one screened, then the other (or not, when it earns too little)
+    targets = set() if imp._trees is None else set(imp._trees.targets.tolist())
+    if floor > 1:
+        assert imp.tree_class_weight_ == 0.0 and not targets & {3, 4, 5, 6, 7}
+    else:
+        assert imp.tree_class_weight_ > 0 and {3, 4, 5, 6, 7} <= targets
