@@ -43,6 +43,7 @@ VARIANTS: dict[str, dict] = {
     "2 residual blocks": {"n_blocks": 2},
     "width 64": {"hidden_width": 64},
     "width 128": {"hidden_width": 128},
+    "width 128, 1000 steps": {"hidden_width": 128, "max_steps": 1000},
     "600 steps": {"max_steps": 600},
     "1000 steps": {"max_steps": 1000},
     "2000 steps": {"max_steps": 2000},
