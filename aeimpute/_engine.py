@@ -149,9 +149,10 @@ def fit_blend(est: Any, z: np.ndarray, observed: np.ndarray, held: np.ndarray) -
     (measured: mixing in the neighbours' or the ridge's probabilities
     lowered the accuracy on hidden categories). Sets ``neighbor_weight_``,
     ``linear_weight_``, ``tree_weight_``, ``tree_class_weight_``,
-    ``_reference``, ``_linear`` and ``_trees``.
+    ``tree_class_temperature_``, ``_reference``, ``_linear`` and ``_trees``.
     """
     est.neighbor_weight_ = est.linear_weight_ = est.tree_weight_ = est.tree_class_weight_ = 0.0
+    est.tree_class_temperature_ = 1.0
     est._reference = est._linear = est._trees = None
     numeric = _numeric_encoded(est._layout)
     blend_numbers = numeric.any() and (est.n_neighbors_ or est.linear_ or est.trees_)
@@ -261,7 +262,10 @@ def _fit_class_trees(est: Any, h: _HeldOut) -> Any:
     Their probabilities are blended with the network's under
     ``tree_class_weight_``, fitted on the held-back cells of those columns
     (squared error of the probabilities against the observed 0/1 values,
-    the Brier score); under ``trees.MIN_WEIGHT`` they are dropped (None).
+    the Brier score) together with ``tree_class_temperature_`` (the divisor
+    of their raw scores among ``trees.TEMPERATURES``: boosted probabilities
+    are overconfident on small tables); under ``trees.MIN_WEIGHT`` they are
+    dropped (None).
     With more than ``trees.CLASS_SCREEN_COLUMNS`` such columns, the
     classifiers are first fitted on that many of them (drawn with the seed)
     and fitted on the others only if they earn the weight there.
@@ -283,26 +287,43 @@ def _fit_class_trees(est: Any, h: _HeldOut) -> Any:
         )
 
     def weight(forest: Any) -> float:
+        """Fit ``tree_class_weight_`` and ``tree_class_temperature_`` on the held-back cells."""
+        est.tree_class_weight_, est.tree_class_temperature_ = 0.0, 1.0
         if len(forest.targets) == 0:
             return 0.0
-        probs = _tree_estimate(est, forest, h.filled, h.at_held(forest.targets))
-        fitted = np.zeros(len(h.foe), dtype=bool)
-        fitted[forest.targets] = True
-        cells = h.held[:, h.foe] & fitted
-        return h.weights([np.where(np.isnan(probs), h.net, probs)], cells)[0]
+        targets = np.zeros(len(h.foe), dtype=bool)
+        targets[forest.targets] = True
+        cells = h.held[:, h.foe] & targets
+        best, fitted_pair = np.inf, (0.0, 1.0)
+        for temperature in trees.TEMPERATURES:
+            est.tree_class_temperature_ = temperature
+            probs = _tree_estimate(est, forest, h.filled, h.at_held(forest.targets))
+            probs = np.where(np.isnan(probs), h.net, probs)
+            w = h.weights([probs], cells)[0]
+            brier = float(np.sum((h.net + w * (probs - h.net) - h.z)[cells] ** 2))
+            if brier < best - 1e-12:
+                best, fitted_pair = brier, (w, temperature)
+        est.tree_class_weight_, est.tree_class_temperature_ = fitted_pair
+        return est.tree_class_weight_
 
     forest = fit(parts[0])
     if weight(forest) < trees.MIN_WEIGHT:
+        est.tree_class_weight_, est.tree_class_temperature_ = 0.0, 1.0
         return None
     if len(parts[1]):
         forest = trees.join([forest, fit(parts[1])])
-    est.tree_class_weight_ = weight(forest)
-    return forest if est.tree_class_weight_ > 0 else None
+        weight(forest)
+    if est.tree_class_weight_ == 0:
+        est.tree_class_temperature_ = 1.0
+        return None
+    return forest
 
 
 def _tree_estimate(est: Any, forest: Any, filled: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
-    """The forest's values at ``rows``, binary and categorical scores made probabilities."""
+    """The forest's values at ``rows``; binary and categorical scores made probabilities
+    after division by ``tree_class_temperature_``."""
     raw = trees.predict(forest, filled, rows)
+    raw[:, ~_numeric_encoded(est._layout)] /= est.tree_class_temperature_
     return _heads(est, "cpu").activate(torch.as_tensor(raw), inplace=True).numpy()
 
 

@@ -240,6 +240,9 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     tree_class_weight_ : float
         Fitted blend weight of the tree classifiers' probabilities in binary
         and categorical cells.
+    tree_class_temperature_ : float
+        Divisor of the tree classifiers' raw scores before they become
+        probabilities (fitted with their weight; 1.0 without classifiers).
 
     Examples
     --------

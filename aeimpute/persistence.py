@@ -137,6 +137,7 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "linear": est.linear_,
         "tree_weight": est.tree_weight_,
         "tree_class_weight": est.tree_class_weight_,
+        "tree_class_temperature": est.tree_class_temperature_,
         "trees": est.trees_,
         "history": est.history_,
     }
@@ -217,6 +218,7 @@ def load(cls: type, path: str | os.PathLike) -> Any:
             est._linear = (state["linear.coef"].numpy(), state["linear.intercept"].numpy())
         est.tree_weight_ = float(meta.get("tree_weight", 0.0))
         est.tree_class_weight_ = float(meta.get("tree_class_weight", 0.0))
+        est.tree_class_temperature_ = float(meta.get("tree_class_temperature", 1.0))
         est.trees_ = bool(meta.get("trees", False))
         est._trees = None
         if "trees.roots" in state:

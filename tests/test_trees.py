@@ -267,6 +267,7 @@ def test_tree_classifiers_raise_the_accuracy_on_hidden_categories(tmp_path):
     plain = Imputer(trees=False, **params).fit_transform(missing)
     imp = Imputer(**params).fit(missing)
     assert imp.tree_class_weight_ >= trees.MIN_WEIGHT
+    assert imp.tree_class_temperature_ in trees.TEMPERATURES
     assert {3, 4} <= set(imp._trees.targets.tolist())  # the binary and the first category
     blended = imp.transform(missing)
     for j, col in [(3, "flag"), (4, "part")]:
@@ -280,6 +281,7 @@ def test_tree_classifiers_raise_the_accuracy_on_hidden_categories(tmp_path):
     imp.save(tmp_path / "m.aeimpute")
     back = Imputer.load(tmp_path / "m.aeimpute")
     assert back.tree_class_weight_ == imp.tree_class_weight_
+    assert back.tree_class_temperature_ == imp.tree_class_temperature_
     pd.testing.assert_frame_equal(back.transform(missing), blended)
 
 
@@ -322,3 +324,26 @@ def test_tree_classifiers_are_screened_on_a_few_columns_first(monkeypatch, floor
         assert imp.tree_class_weight_ == 0.0 and not targets & {3, 4, 5, 6, 7}
     else:
         assert imp.tree_class_weight_ > 0 and {3, 4, 5, 6, 7} <= targets
+
+
+def test_classifier_temperature_softens_probabilities_not_choices():
+    from aeimpute import _engine
+
+    missing, _ = simulate.mcar(_mixed_steps(), 0.2, rng=np.random.default_rng(1))
+    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    imp = Imputer(**params).fit(missing)
+    forest = imp._trees
+    filled = np.random.default_rng(0).random((50, imp._layout.n_encoded))
+    every = [np.arange(50)]
+    probs = {}
+    for t in (1.0, 4.0):
+        imp.tree_class_temperature_ = t
+        probs[t] = _engine._tree_estimate(imp, forest, filled, every)
+    part = [4, 5, 6, 7]  # the categorical column's probabilities
+    np.testing.assert_allclose(probs[4.0][:, part].sum(axis=1), 1.0)
+    assert (probs[4.0][:, part].argmax(1) == probs[1.0][:, part].argmax(1)).all()
+    assert (probs[4.0][:, part].max(1) < probs[1.0][:, part].max(1)).all()
+    flag = probs[1.0][:, 3]  # binary: pulled towards 1/2
+    assert (np.abs(probs[4.0][:, 3] - 0.5) < np.abs(flag - 0.5)).all()
+    numeric = np.isfinite(probs[1.0][:, :3])
+    np.testing.assert_array_equal(probs[4.0][:, :3][numeric], probs[1.0][:, :3][numeric])
