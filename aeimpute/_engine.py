@@ -209,6 +209,12 @@ class _HeldOut:
         """Blend weights of ``candidates`` against the network on ``cells``."""
         return neighbors.fit_weights(self.net, candidates, self.z, cells)
 
+    def tree_estimate(self, est: Any, forest: Any) -> np.ndarray:
+        """``forest``'s estimate (see :func:`_tree_estimate`) in the held-back cells of its
+        targets, the network's everywhere else."""
+        values = _tree_estimate(est, forest, self.filled, self.at_held(forest.targets))
+        return np.where(np.isnan(values), self.net, values)
+
 
 def _fit_number_blend(est: Any, h: _HeldOut, observed: np.ndarray) -> Any:
     """The numeric part of :func:`fit_blend`; returns the trees to keep (or None)."""
@@ -297,8 +303,7 @@ def _fit_class_trees(est: Any, h: _HeldOut) -> Any:
         best, fitted_pair = np.inf, (0.0, 1.0)
         for temperature in trees.TEMPERATURES:
             est.tree_class_temperature_ = temperature
-            probs = _tree_estimate(est, forest, h.filled, h.at_held(forest.targets))
-            probs = np.where(np.isnan(probs), h.net, probs)
+            probs = h.tree_estimate(est, forest)
             w = h.weights([probs], cells)[0]
             brier = float(np.sum((h.net + w * (probs - h.net) - h.z)[cells] ** 2))
             if brier < best - 1e-12:
@@ -344,19 +349,14 @@ def _screen_trees(est: Any, h: _HeldOut, others: list[np.ndarray]) -> tuple[Any,
     first[screen] = True
     seed, threads = est.seed_ + 11, est.n_threads
     fit_rows, fit_obs = h.filled[h.rows], h.train_obs[h.rows]
-
-    def estimate(forest: Any) -> np.ndarray:
-        boosted = trees.predict(forest, h.filled, h.at_held(forest.targets))
-        return np.where(np.isnan(boosted), h.net, boosted)
-
     forest = trees.fit(fit_rows, fit_obs, h.foe, first, seed, threads)
-    boosted = estimate(forest)
+    boosted = h.tree_estimate(est, forest)
     if h.weights([*others, boosted], h.held[:, h.foe] & first)[-1] < trees.MIN_WEIGHT:
         return None, None
     if len(screen) < len(enc):
         rest = trees.fit(fit_rows, fit_obs, h.foe, numeric & ~first, seed, threads)
         forest = trees.join([forest, rest])
-        boosted = estimate(forest)
+        boosted = h.tree_estimate(est, forest)
     return forest, boosted
 
 

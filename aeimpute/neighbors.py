@@ -21,8 +21,9 @@ MissForest does. The blend takes them all:
 4. the filled value is ``net + a * (neighbours - net) + b * (linear - net)
    + c * (trees - net)``, with the weights fitted on the cells held back for
    validation during training (:func:`fit_weights`). Binary and categorical
-   cells keep the network's probabilities: blending them lowered the accuracy
-   on hidden categories.
+   cells take nothing from the neighbours or the ridge (blending them lowered
+   the accuracy on hidden categories); their probabilities are blended with
+   tree classifiers' only (:func:`aeimpute.trees.fit_classes`).
 
 Because a row's own missing cell is never observed in the reference, filling
 the training table itself does not copy a row onto itself.

@@ -1,4 +1,4 @@
-"""Gradient-boosted trees: a third estimate of hidden numeric cells beside the network.
+"""Gradient-boosted trees: a third estimate of hidden cells beside the network.
 
 One round of MissForest with the network's completion as the predictors: for
 each numeric column, scikit-learn's
@@ -68,7 +68,8 @@ FIELDS = (
 
 @dataclass
 class Forest:
-    """Boosted regression trees of several columns, as flat arrays.
+    """Boosted trees of several columns, as flat arrays (values of numeric
+    columns, raw scores of binary and categorical ones).
 
     Node ``i`` of any tree splits on column ``feature[i]`` of the completed
     table (``-1`` for a leaf): a row goes to ``left[i]`` when its value is at
