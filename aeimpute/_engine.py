@@ -20,6 +20,7 @@ from aeimpute.training import (
     Heads,
     TrainConfig,
     expand_mask,
+    native_bfloat16,
     split_validation,
     split_validation_runs,
     torch_threads,
@@ -53,6 +54,13 @@ def _heads(est: Any, device: str | None = None) -> Heads:
     return Heads(layout.heads(), layout.feature_of_encoded(), torch.device(device or est.device_))
 
 
+def training_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of training steps for ``precision`` on ``device`` (None: float32)."""
+    if precision == "bfloat16" or (precision == "auto" and native_bfloat16(device)):
+        return torch.bfloat16
+    return None
+
+
 def fit_models(
     est: Any, z: np.ndarray, observed: np.ndarray, device: torch.device
 ) -> tuple[list, list, np.ndarray, np.ndarray]:
@@ -79,6 +87,9 @@ def fit_models(
         channel_rate=est.channel_rate if est.channel_masking_ else 0.0,
     )
     temporal = est.model_config_.get("kind") == "temporal"
+    # the temporal model trains in float32 (bfloat16 measured on the row-wise model only)
+    config.autocast = None if temporal else training_dtype(est.precision, device)
+    est.precision_ = "float32" if config.autocast is None else "bfloat16"
     channel_of_feature = est.channel_of_feature_
     models, histories, held = [], [], None
     sq_err = np.zeros(layout.n_encoded)

@@ -130,6 +130,7 @@ def save(est: Any, path: str | os.PathLike) -> None:
         "seed": est.seed_,
         "max_steps": est.max_steps_,
         "min_steps": est.min_steps_,
+        "precision": est.precision_,
         "residual_scale": est.residual_scale_.tolist(),
         "n_neighbors": est.n_neighbors_,
         "neighbor_weight": est.neighbor_weight_,
@@ -207,6 +208,8 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         # files written before max_steps="auto" hold an integer max_steps parameter
         est.max_steps_ = int(meta.get("max_steps", meta["params"].get("max_steps", 1000)))
         est.min_steps_ = int(meta.get("min_steps", 0))
+        # files written before bfloat16 training were trained in float32
+        est.precision_ = str(meta.get("precision", "float32"))
         est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
         # files written before the neighbour blend have none
         est.n_neighbors_ = int(meta.get("n_neighbors", 0))

@@ -38,6 +38,8 @@ class TrainConfig:
     verbose: bool = False
     channel_rate: float = 0.0
     min_steps: int = 0
+    #: dtype the forward pass of a training step runs in under autocast (None: float32)
+    autocast: torch.dtype | None = None
 
 
 class Heads:
@@ -128,6 +130,28 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    """Autocast to ``dtype`` on ``device``'s kind, or nothing when ``dtype`` is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively (faster than float32).
+
+    On the CPU that takes AVX-512 BF16 or AMX instructions; without them bfloat16 is
+    emulated and slower. On CUDA it takes compute capability 8.0 (Ampere) or newer.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    if device.type != "cpu":
+        return False
+    cpu = torch.cpu
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Run a block with ``torch.set_num_threads(n)``, restoring the old value."""
@@ -214,8 +238,11 @@ def optimise(
     """
     max_steps, patience, eval_every = config.max_steps, config.patience, config.eval_every
     min_steps = getattr(config, "min_steps", 0)  # no early stop before this step
+    params = list(model.parameters())
+    # one fused kernel per step instead of a loop over the parameters (CPU and CUDA)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
     opt = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused
     )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, max_steps))
     best = {"loss": math.inf, "step": 0, "state": None}
@@ -235,7 +262,7 @@ def optimise(
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(params, 5.0, foreach=True)
             opt.step()
             sched.step()
             history["train_loss"].append(loss.item())
@@ -335,7 +362,8 @@ def train(
         vis_enc = expand_mask(visible, foe)
         noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
         x_in = torch.where(vis_enc, x + noise, torch.zeros_like(x))
-        out = model(x_in, visible)
+        with _autocast(device, config.autocast):
+            out = model(x_in, visible).float()
         weight = _loss_weight(hidden, outage, visible, config.visible_weight)
         return (heads.cell_losses(out, x) * weight).sum() / weight.sum().clamp_min(1.0)
 

@@ -88,6 +88,7 @@ def test_wrong_type_at_transform(df):
         ("validation_fraction", 0.9),
         ("all_missing", "drop"),
         ("n_threads", 0),
+        ("precision", "float16"),
         ("hidden_width", "wide"),
         ("random_state", "seed"),
         ("clip", "yes"),

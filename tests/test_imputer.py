@@ -257,3 +257,30 @@ def test_max_steps_auto_follows_the_documented_rule(numeric, tmp_path):
     assert (fixed.max_steps_, fixed.min_steps_) == (FAST["max_steps"], 0)
     with pytest.raises(ValueError, match="max_steps"):
         Imputer(max_steps="fast").fit(numeric)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_precision_setting(numeric, precision, tmp_path):
+    imp = Imputer(**FAST, precision=precision, random_state=0).fit(numeric)
+    assert imp.precision_ == precision
+    out = imp.transform(numeric)
+    assert not out.isna().any().any()
+    pd.testing.assert_frame_equal(out, Imputer(**FAST, precision=precision, random_state=0)
+                                  .fit_transform(numeric))  # fmt: skip
+    imp.save(tmp_path / "m")
+    assert Imputer.load(tmp_path / "m").precision_ == precision
+
+
+def test_precision_auto_takes_bfloat16_only_where_native(numeric, monkeypatch):
+    import torch
+
+    from aeimpute import _engine
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(_engine, "native_bfloat16", lambda device: False)
+    assert _engine.training_dtype("auto", cpu) is None
+    assert Imputer(**FAST, random_state=0).fit(numeric).precision_ == "float32"
+    monkeypatch.setattr(_engine, "native_bfloat16", lambda device: True)
+    assert _engine.training_dtype("auto", cpu) is torch.bfloat16
+    assert _engine.training_dtype("float32", cpu) is None
+    assert Imputer(**FAST, random_state=0).fit(numeric).precision_ == "bfloat16"

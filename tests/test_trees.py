@@ -32,7 +32,9 @@ def test_predictions_match_scikit_learn():
     ours = trees.predict(forest, X, rows=[np.arange(len(X))])
     assert np.isnan(ours[:, [0, 1, 2, 3, 5]]).all()  # only the target is predicted
     rows = observed[:, 4]
-    ref = HistGradientBoostingRegressor(max_iter=trees.N_TREES, early_stopping=False)
+    ref = HistGradientBoostingRegressor(
+        max_iter=trees.N_TREES, max_bins=trees.MAX_BINS, early_stopping=False
+    )
     ref.fit(X[rows][:, [0, 1, 2, 3, 5]], X[rows, 4])
     # without early stopping or feature subsampling the boosting draws nothing at random:
     # the arrays reproduce an independent fit on the same rows exactly
