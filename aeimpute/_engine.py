@@ -6,6 +6,7 @@ Imported lazily by the estimator so that ``import aeimpute`` does not import tor
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +55,21 @@ def _heads(est: Any, device: str | None = None) -> Heads:
     return Heads(layout.heads(), layout.feature_of_encoded(), torch.device(device or est.device_))
 
 
-def training_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of training steps for ``precision`` on ``device`` (None: float32)."""
-    if precision == "bfloat16" or (precision == "auto" and native_bfloat16(device)):
+#: narrowest hidden width at which ``precision="auto"`` trains in bfloat16: below it the casts
+#: cost more than the narrower products save (benchmarks/results/step_time.md: width 64 ran
+#: 0.84x as fast in bfloat16, width 128 1.45-1.7x, width 256 2.1x)
+BFLOAT16_MIN_WIDTH = 128
+
+
+def training_dtype(precision: str, device: torch.device, width: int = 0) -> torch.dtype | None:
+    """The autocast dtype of training steps for ``precision`` on ``device`` (None: float32).
+
+    ``"auto"`` takes bfloat16 on a device that computes it natively, for a network at least
+    ``BFLOAT16_MIN_WIDTH`` wide.
+    """
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if precision == "auto" and width >= BFLOAT16_MIN_WIDTH and native_bfloat16(device):
         return torch.bfloat16
     return None
 
@@ -88,7 +101,15 @@ def fit_models(
     )
     temporal = est.model_config_.get("kind") == "temporal"
     # the temporal model trains in float32 (bfloat16 measured on the row-wise model only)
-    config.autocast = None if temporal else training_dtype(est.precision, device)
+    width = int(est.model_config_["width"])
+    config.autocast = None if temporal else training_dtype(est.precision, device, width)
+    if temporal and est.precision == "bfloat16":
+        warnings.warn(
+            "precision='bfloat16' applies to the row-wise model; this table is modelled with "
+            "temporal context, which trains in float32",
+            UserWarning,
+            stacklevel=3,
+        )
     est.precision_ = "float32" if config.autocast is None else "bfloat16"
     channel_of_feature = est.channel_of_feature_
     models, histories, held = [], [], None

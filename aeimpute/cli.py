@@ -252,6 +252,7 @@ def _check_model_columns(imputer: Any, columns: Any, source: Path) -> None:
 
 def _options(args: argparse.Namespace) -> dict:
     opts: dict = {"random_state": args.seed, "n_threads": args.threads}
+    opts["precision"] = args.precision
     if args.max_steps is not None:
         opts["max_steps"] = args.max_steps
     if args.channels is not None:
@@ -356,6 +357,10 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--max-steps", type=int, help="training steps (default: the Imputer's)")
         sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         sp.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+        sp.add_argument(
+            "--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+            help="number format of training steps (auto: bfloat16 where native)",
+        )  # fmt: skip
         sp.add_argument(
             "--progress", choices=("auto", "on", "off"), default="auto",
             help="progress bar while training (auto: when standard error is a terminal)",

@@ -214,10 +214,11 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Number format of the training steps' forward pass (weights,
         optimiser and predictions stay float32). ``"auto"`` takes bfloat16
-        (autocast) where the device computes it natively, which on the CPU
-        takes AVX-512 BF16 or AMX instructions, and float32 elsewhere. On
-        such a CPU bfloat16 made a training step 1.6x (width 128) to 2.4x
-        (width 256) faster with no loss of accuracy
+        (autocast) for a network of width 128 or more where the device
+        computes it natively, which on the CPU takes AVX-512 BF16 or AMX
+        instructions, and float32 elsewhere. On such a CPU bfloat16 made a
+        training step 1.5-1.7x (width 128) to 2.1x (width 256) faster with
+        no loss of accuracy, and a width-64 step slower
         (``benchmarks/results/ablation.md``); results then differ slightly
         from a float32 machine's. The temporal model always trains in
         float32. The format used is ``precision_``.

@@ -73,3 +73,18 @@ def test_user_data_file(bench, tmp_path):
     assert list(data) == ["mine"] and data["mine"].shape == (2, 2)
     with pytest.raises(SystemExit, match="unknown dataset"):
         bench.load_datasets(["nope"], [])
+
+
+def test_step_time_table(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "bench_step_time", ROOT / "benchmarks" / "step_time.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.step_ms(8, 16, 1, bfloat16=True, steps=2, batch=32) > 0
+    mod.SHAPES = [(8, 16, 0), (8, 16, 1)]
+    out = tmp_path / "steps.md"
+    assert mod.main(["--steps", "2", "--batch", "32", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 8 |")]
+    assert len(rows) == 2
+    assert all(float(r.split("|")[-2].strip().rstrip("x")) > 0 for r in rows)

@@ -43,6 +43,17 @@ def test_fit_then_transform_csv_and_parquet(table, tmp_path, capsys):
     assert "cells filled" in capsys.readouterr().out
 
 
+def test_precision_option_reaches_the_model(table, tmp_path):
+    from aeimpute import Imputer
+
+    _, path = table
+    model = tmp_path / "m.aeimpute"
+    assert main(["fit", str(path), "-o", str(model), *FAST, "--precision", "float32"]) == 0
+    assert Imputer.load(model).precision_ == "float32"
+    with pytest.raises(SystemExit):  # argparse rejects an unknown format
+        main(["fit", str(path), "-o", str(model), "--precision", "half"])
+
+
 def test_batch_rows_gives_the_same_result(table, tmp_path):
     _, path = table
     model = tmp_path / "m.aeimpute"

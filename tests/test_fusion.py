@@ -169,6 +169,15 @@ def test_temporal_auto_follows_the_index():
     assert forced.temporal_
 
 
+def test_temporal_model_trains_in_float32():
+    df = series_frame(80)
+    df.iloc[3, 0] = np.nan
+    assert Imputer(**TINY_TEMPORAL, random_state=0).fit(df).precision_ == "float32"
+    with pytest.warns(UserWarning, match="temporal context, which trains in float32"):
+        imp = Imputer(**TINY_TEMPORAL, precision="bfloat16", random_state=0).fit(df)
+    assert imp.precision_ == "float32"
+
+
 def test_unsorted_datetime_index_is_refused_for_temporal():
     df = series_frame(80)
     df.iloc[3, 0] = np.nan

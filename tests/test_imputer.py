@@ -277,10 +277,17 @@ def test_precision_auto_takes_bfloat16_only_where_native(numeric, monkeypatch):
     from aeimpute import _engine
 
     cpu = torch.device("cpu")
+    wide = {**FAST, "hidden_width": _engine.BFLOAT16_MIN_WIDTH}
     monkeypatch.setattr(_engine, "native_bfloat16", lambda device: False)
-    assert _engine.training_dtype("auto", cpu) is None
-    assert Imputer(**FAST, random_state=0).fit(numeric).precision_ == "float32"
+    assert _engine.training_dtype("auto", cpu, 256) is None
+    assert Imputer(**wide, random_state=0).fit(numeric).precision_ == "float32"
     monkeypatch.setattr(_engine, "native_bfloat16", lambda device: True)
-    assert _engine.training_dtype("auto", cpu) is torch.bfloat16
-    assert _engine.training_dtype("float32", cpu) is None
-    assert Imputer(**FAST, random_state=0).fit(numeric).precision_ == "bfloat16"
+    assert _engine.training_dtype("auto", cpu, 256) is torch.bfloat16
+    assert _engine.training_dtype("float32", cpu, 256) is None
+    assert Imputer(**wide, random_state=0).fit(numeric).precision_ == "bfloat16"
+    # narrow networks run faster in float32, so "auto" keeps it for them
+    assert _engine.training_dtype("auto", cpu, 64) is None
+    assert Imputer(**FAST, random_state=0).fit(numeric).precision_ == "float32"
+    assert Imputer(**FAST, precision="bfloat16", random_state=0).fit(numeric).precision_ == (
+        "bfloat16"
+    )
