@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     for cols, width, refine in SHAPES:
         f32 = step_ms(cols, width, refine, False, args.steps, args.batch)
         bf16 = step_ms(cols, width, refine, True, args.steps, args.batch)
-        lines.append(f"| {cols} | {width} | {refine} | {f32:.1f} | {bf16:.1f} | {f32 / bf16:.2f}x |")
+        cells = [cols, width, refine, f"{f32:.1f}", f"{bf16:.1f}", f"{f32 / bf16:.2f}x"]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
         print(lines[-1], flush=True)
     text = "\n".join(lines)
     if args.out is not None:
