@@ -144,12 +144,22 @@ def native_bfloat16(device: torch.device) -> bool:
     emulated and slower. On CUDA it takes compute capability 8.0 (Ampere) or newer.
     """
     if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        return torch.cuda.is_available() and torch.cuda.get_device_properties(device).major >= 8
     if device.type != "cpu":
         return False
     cpu = torch.cpu
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def _adamw(params: list[torch.nn.Parameter], lr: float, weight_decay: float):
+    """AdamW with its fused kernel (one kernel a step instead of a loop over the parameters)
+    where this torch has one for the parameters' device (CPU from torch 2.4, CUDA); the same
+    update computed the usual way otherwise."""
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except RuntimeError:  # no fused kernel for this device in this torch
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 @contextlib.contextmanager
@@ -239,11 +249,7 @@ def optimise(
     max_steps, patience, eval_every = config.max_steps, config.patience, config.eval_every
     min_steps = getattr(config, "min_steps", 0)  # no early stop before this step
     params = list(model.parameters())
-    # one fused kernel per step instead of a loop over the parameters (CPU and CUDA)
-    fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    opt = torch.optim.AdamW(
-        params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused
-    )
+    opt = _adamw(params, config.learning_rate, config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, max_steps))
     best = {"loss": math.inf, "step": 0, "state": None}
     history: dict = {"train_loss": [], "val_loss": [], "steps": 0}

@@ -291,3 +291,21 @@ def test_precision_auto_takes_bfloat16_only_where_native(numeric, monkeypatch):
     assert Imputer(**FAST, precision="bfloat16", random_state=0).fit(numeric).precision_ == (
         "bfloat16"
     )
+
+
+def test_adamw_falls_back_where_no_fused_kernel(monkeypatch):
+    import torch
+
+    from aeimpute import training
+
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert training._adamw(params, 1e-3, 0.0).defaults["fused"] is True
+    real = torch.optim.AdamW
+
+    def no_fused(*args, fused=None, **kwargs):
+        if fused:  # as torch < 2.4 answers fused=True on the CPU
+            raise RuntimeError("`fused=True` requires all the params to be on CUDA")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", no_fused)
+    assert not training._adamw(params, 1e-3, 0.0).defaults.get("fused")
