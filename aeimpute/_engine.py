@@ -85,6 +85,15 @@ def fit_models(
     est.device_ = str(device)
     layout = est._layout
     foe = layout.feature_of_encoded()
+    temporal = est.model_config_.get("kind") == "temporal"
+    if temporal and est.precision == "bfloat16":
+        warnings.warn(
+            "precision='bfloat16' applies to the row-wise model; this table is modelled with "
+            "temporal context, which trains in float32",
+            UserWarning,
+            stacklevel=3,
+        )
+    width = int(est.model_config_["width"])
     config = TrainConfig(
         max_steps=est.max_steps_,
         batch_size=est.batch_size,
@@ -98,18 +107,9 @@ def fit_models(
         min_steps=est.min_steps_,
         verbose=est.verbose,
         channel_rate=est.channel_rate if est.channel_masking_ else 0.0,
+        # the temporal model trains in float32 (bfloat16 measured on the row-wise model only)
+        autocast=None if temporal else training_dtype(est.precision, device, width),
     )
-    temporal = est.model_config_.get("kind") == "temporal"
-    # the temporal model trains in float32 (bfloat16 measured on the row-wise model only)
-    width = int(est.model_config_["width"])
-    config.autocast = None if temporal else training_dtype(est.precision, device, width)
-    if temporal and est.precision == "bfloat16":
-        warnings.warn(
-            "precision='bfloat16' applies to the row-wise model; this table is modelled with "
-            "temporal context, which trains in float32",
-            UserWarning,
-            stacklevel=3,
-        )
     est.precision_ = "float32" if config.autocast is None else "bfloat16"
     channel_of_feature = est.channel_of_feature_
     models, histories, held = [], [], None

@@ -251,8 +251,7 @@ def _check_model_columns(imputer: Any, columns: Any, source: Path) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    opts: dict = {"random_state": args.seed, "n_threads": args.threads}
-    opts["precision"] = args.precision
+    opts: dict = {"random_state": args.seed, "n_threads": args.threads, "precision": args.precision}
     if args.max_steps is not None:
         opts["max_steps"] = args.max_steps
     if args.channels is not None:

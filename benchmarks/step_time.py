@@ -7,8 +7,9 @@ Usage (from the repository root)::
 
 A step is what :func:`aeimpute.training.train` does per batch, without the corruption draws:
 the forward pass (under bfloat16 autocast or not), a squared-error loss, the backward pass and
-a fused AdamW update, on random data of the shapes the tabular benchmark's tables give the
-network (letter: 16 columns, width 128; digits: 64 columns, width 256). One torch thread.
+the training loop's AdamW update (fused where torch has the kernel), on random data of the
+shapes the tabular benchmark's tables give the network (letter: 16 columns, width 128; digits:
+64 columns, width 256). One torch thread.
 Whether bfloat16 pays depends on the CPU: with AVX-512 BF16 or AMX it is computed natively,
 without them it is emulated and slower (``Imputer(precision="auto")`` then keeps float32).
 """
@@ -29,17 +30,19 @@ def step_ms(p: int, width: int, refine: int, bfloat16: bool, steps: int, batch: 
     import torch
 
     from aeimpute.nn import DenoisingAutoencoder
+    from aeimpute.training import _adamw, _autocast
 
     gen = torch.Generator().manual_seed(0)
     net = DenoisingAutoencoder(p, p, width, width // 2, 1, list(range(p)), refine)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, fused=True)
+    opt = _adamw(list(net.parameters()), 1e-3, 0.0)
+    dtype = torch.bfloat16 if bfloat16 else None
     x = torch.randn(batch, p, generator=gen)
     mask = torch.rand(batch, p, generator=gen) > 0.3
     x = torch.where(mask, x, torch.zeros_like(x))
     for i in range(steps + 10):
         if i == 10:
             start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+        with _autocast(torch.device("cpu"), dtype):
             out = net(x, mask).float()
         loss = ((out - x) ** 2).mean()
         opt.zero_grad(set_to_none=True)
