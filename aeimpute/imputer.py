@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any
 
@@ -14,9 +15,19 @@ from sklearn.utils import check_random_state
 from aeimpute import _dask
 from aeimpute import _validation as v
 from aeimpute._frame import FrameIOMixin
-from aeimpute.neighbors import DEFAULT_K, NEIGHBOR_ROWS
+from aeimpute.blend import MAX_ROWS as MAX_BLEND_ROWS
+from aeimpute.neighbors import DEFAULT_K
+from aeimpute.runtime import device_for_loading, resolve_device
 from aeimpute.scaling import ObservedScaler
-from aeimpute.schema import Layout, decode, encode, infer_schema
+from aeimpute.schema import (
+    ColumnSpec,
+    Layout,
+    decode,
+    decode_label,
+    encode,
+    encode_label,
+    infer_schema,
+)
 
 _CONSTRAINTS = {
     "hidden_width": v.either(v.one_of(None), v.int_in(1)),
@@ -273,7 +284,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
     True
     """
 
-    _fitted_marker = "_models"
+    _fitted_marker = "networks_"
 
     def __init__(
         self,
@@ -358,7 +369,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         self : Imputer
         """
         v.check_params(self.get_params(deep=False), _CONSTRAINTS)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         if _dask.is_dask_frame(X):
             X = _dask.fit_rows(X, self.random_state)
         df, kind = v.as_frame(X)
@@ -426,8 +437,6 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
                 "refine": self.refine,
             }
         self._set_channels(df.columns)
-        from aeimpute import _engine
-
         # a time series keeps every row (their positions are the time axis)
         keep = np.ones(len(df), dtype=bool) if temporal else observed.any(axis=1)
         if self.max_steps == "auto":
@@ -436,18 +445,115 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         else:
             self.max_steps_, self.min_steps_ = self.max_steps, 0
         z = scaler.transform(values[keep], missing=0.0)
-        self._models, self.history_, self.residual_scale_, held = _engine.fit_models(
-            self, z, observed[keep], device
-        )
-        small = bool(not temporal and keep.sum() <= NEIGHBOR_ROWS)
+        self._fit_networks(z, observed[keep], device)
+        small = bool(not temporal and keep.sum() <= MAX_BLEND_ROWS)
         if self.neighbors == "auto":
-            self.n_neighbors_ = DEFAULT_K if small else 0
+            k = DEFAULT_K if small else 0
         else:
-            self.n_neighbors_ = int(self.neighbors)
+            k = int(self.neighbors)
         self.linear_ = bool(self.linear) and small
         self.trees_ = bool(self.trees) and small
-        _engine.fit_blend(self, z, observed[keep], held)
+        self._fit_blend(z, observed[keep], k)
         return self
+
+    def _fit_networks(self, z: np.ndarray, observed: np.ndarray, device: Any) -> None:
+        """Train the networks; keep the cells the first one held back (they fit the blend)."""
+        from aeimpute.network import Networks, training_dtype, warn_temporal_precision
+        from aeimpute.training import TrainConfig
+
+        temporal = self.model_config_.get("kind") == "temporal"
+        if temporal:  # the temporal model trains in float32 (bfloat16 measured row-wise only)
+            warn_temporal_precision(self.precision)
+            autocast = None
+        else:
+            autocast = training_dtype(self.precision, device, int(self.model_config_["width"]))
+        self.precision_ = "float32" if autocast is None else "bfloat16"
+        config = TrainConfig(
+            max_steps=self.max_steps_,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            mask_rate=tuple(self.mask_rate),
+            noise_std=self.noise_std,
+            visible_weight=self.visible_weight,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            min_steps=self.min_steps_,
+            verbose=self.verbose,
+            channel_rate=self.channel_rate if self.channel_masking_ else 0.0,
+            autocast=autocast,
+        )
+        self.device_ = str(device)
+        self.networks_, self.history_, self.residual_scale_, self._held = Networks.fit(
+            self.model_config_,
+            self._layout.heads(),
+            self._layout.feature_of_encoded(),
+            z,
+            observed,
+            config,
+            n_models=self.n_models,
+            seed=self.seed_,
+            device=device,
+            n_threads=self.n_threads,
+            channel_of_feature=self.channel_of_feature_,
+            window=self.window,
+        )
+
+    def _fit_blend(self, z: np.ndarray, observed: np.ndarray, k: int) -> None:
+        """Fit the blend (:mod:`aeimpute.blend`) on the cells the first network held back.
+
+        The first network fills the table without them; the candidates learn
+        from that completion, their weights from the held-back cells. The
+        neighbours' reference table and the final ridge fit use every
+        candidate row (at most ``MAX_BLEND_ROWS``) completed by the full model.
+        """
+        from aeimpute.blend import Blend, HeldOut
+        from aeimpute.neighbors import complete
+
+        held, self._held = self._held, None
+        foe = self._layout.feature_of_encoded()
+        numeric = self._layout.numeric_encoded()
+        rows = np.arange(len(z))
+        if len(rows) > MAX_BLEND_ROWS:
+            rng = np.random.default_rng(self.seed_ + 5)
+            rows = np.sort(rng.choice(len(z), size=MAX_BLEND_ROWS, replace=False))
+        train_obs = observed & ~held
+        net = self.networks_.predict_first(z, train_obs, self.n_threads)
+        filled = complete(z, net, train_obs[:, foe])
+        held_out = HeldOut(z, held, train_obs, net, filled, rows, foe, numeric)
+
+        def reference() -> tuple[np.ndarray, np.ndarray]:
+            full = self._network_predict(z[rows], observed[rows])
+            return complete(z[rows], full, observed[rows][:, foe]), observed[rows]
+
+        self.blend_ = Blend.fit(
+            held_out,
+            self._layout.heads(),
+            k=k,
+            use_linear=self.linear_,
+            use_trees=self.trees_,
+            reference=reference,
+            activate=self.networks_.activate,
+            seeds={
+                "trees": self.seed_ + 11,
+                "screen": self.seed_ + 13,
+                "class_trees": self.seed_ + 17,
+                "class_screen": self.seed_ + 19,
+            },
+            n_threads=self.n_threads,
+        )
+
+    def _network_predict(self, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """The networks' predictions (averaged over ``inference_passes``), scaled units."""
+        return self.networks_.predict(
+            z, observed, self.n_threads, self.inference_passes, tuple(self.mask_rate),
+            self.seed_ + 3,
+        )  # fmt: skip
+
+    def _predict(self, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """Filled values in scaled units: the networks' blended with the candidates'."""
+        pred = self._network_predict(z, observed)
+        return self.blend_.predict(z, observed, pred, self.networks_.activate, self.n_threads)
 
     # ------------------------------------------------------------ transform
     def transform(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
@@ -471,14 +577,12 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             return _dask.transform(self, X)
         df, kind, order = self._prepare(X)
         z, observed, fill = self._encode(df)
-        from aeimpute import _engine
-
         rows = fill.any(axis=1)  # the row-wise model need not run on complete rows
         if self.temporal_ or rows.all():
-            pred = _engine.predict(self, z, observed)
+            pred = self._predict(z, observed)
         else:
             pred = np.zeros_like(z)
-            pred[rows] = _engine.predict(self, z[rows], observed[rows])
+            pred[rows] = self._predict(z[rows], observed[rows])
         pred = self._scaler.inverse_transform(pred, copy=False)
         out = decode(df, self._layout, pred, fill, self.clip)
         return self._restore(out, kind, order, X)
@@ -497,9 +601,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         """
         df, kind, _ = self._prepare(X)
         z, observed, _ = self._encode(df, warn=False)
-        from aeimpute import _engine
-
-        codes = _engine.predict_raw(self, z, observed, latent=True)
+        codes = self.networks_.encode(z, observed, self.n_threads)
         if kind == "numpy":
             return codes
         cols = [f"latent_{i}" for i in range(codes.shape[1])]
@@ -523,9 +625,9 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         v.check_params({"n_passes": n_passes}, {"n_passes": v.int_in(1, 10_000)})
         df, kind, _ = self._prepare(X)
         z, observed, _ = self._encode(df, warn=False)
-        from aeimpute import _engine
-
-        score = _engine.reconstruction_error(self, z, observed, n_passes)
+        score = self.networks_.reconstruction_error(
+            z, observed, n_passes, self.n_threads, self.seed_ + 1
+        )
         if kind == "numpy":
             return score
         return pd.Series(score, index=df.index, name="reconstruction_error")
@@ -547,9 +649,9 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         v.check_params({"n": n}, {"n": v.int_in(1, 10_000)})
         df, kind, order = self._prepare(X)
         z, observed, fill = self._encode(df)
-        from aeimpute import _engine
-
-        draws = _engine.sample(self, z, observed, n)
+        mean = self._predict(z, observed)
+        rng = np.random.default_rng(self.seed_ + 2)
+        draws = draw_completions(mean, self._layout.heads(), self.residual_scale_, rng, n)
         return [
             self._restore(
                 decode(df, self._layout, self._scaler.inverse_transform(d), fill, self.clip),
@@ -568,23 +670,141 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ persistence
-    def save(self, path: str | Any) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Save the fitted model to ``path`` (a zip of JSON metadata and tensors).
 
         No pickle is used: :meth:`load` reads the tensors with
         ``torch.load(..., weights_only=True)``.
         """
-        from aeimpute.persistence import save
+        from aeimpute import persistence
 
         self._check_fitted()
-        save(self, path)
+        persistence.write(path, "Imputer", *self._get_state())
 
     @classmethod
-    def load(cls, path: str | Any) -> Imputer:
-        """Load a model written by :meth:`save`."""
-        from aeimpute.persistence import load
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> Imputer:
+        """Load a model written by :meth:`save`.
 
-        return load(cls, path)
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, optional
+            Where to put the model (``"cpu"``, ``"cuda"``, ``"auto"``);
+            it becomes the loaded estimator's ``device`` parameter. By
+            default the ``device`` it was saved with, so a model fitted
+            with ``device="cuda"`` loads on a CPU-only machine with
+            ``device="cpu"``.
+
+        Raises
+        ------
+        ModelFileError
+            The file is not a readable model file of this version.
+        """
+        from aeimpute import persistence
+
+        meta, tensors = persistence.read(path, "Imputer")
+        with persistence.restoring(path):
+            params = _params_from_json(meta["params"])
+        if device is not None:
+            params["device"] = device
+        est = cls(**params)
+        dev = device_for_loading(est.device, path)
+        with persistence.restoring(path):
+            est._set_state(meta, tensors, dev)
+        return est
+
+    def _get_state(self) -> tuple[dict, dict]:
+        """``(meta, tensors)``: everything fit learned, for :mod:`aeimpute.persistence`."""
+        blend_meta, blend_tensors = self.blend_.state()
+        meta = {
+            "params": _params_to_json(self.get_params(deep=False)),
+            "schema": [s.to_json() for s in self.schema_],
+            "columns": [encode_label(c) for c in self.columns_],
+            "input_kind": self.input_kind_,
+            "scaler": self._scaler.to_json(),
+            "model_config": self.model_config_,
+            "n_models": len(self.networks_.models),
+            "seed": self.seed_,
+            "max_steps": self.max_steps_,
+            "min_steps": self.min_steps_,
+            "precision": self.precision_,
+            "residual_scale": self.residual_scale_.tolist(),
+            "linear": self.linear_,
+            "trees": self.trees_,
+            "blend": blend_meta,
+            "history": self.history_,
+        }
+        tensors = self.networks_.tensors()
+        tensors.update({f"blend.{k}": v for k, v in blend_tensors.items()})
+        return meta, tensors
+
+    def _set_state(self, meta: dict, tensors: dict, device: Any) -> None:
+        """Restore what :meth:`_get_state` gave, the networks on ``device``."""
+        from aeimpute.blend import Blend
+        from aeimpute.network import Networks
+        from aeimpute.persistence import prefixed
+
+        self.schema_ = [ColumnSpec.from_json(s) for s in meta["schema"]]
+        self._layout = Layout(self.schema_)
+        self._scaler = ObservedScaler.from_json(meta["scaler"])
+        self._remember_input([decode_label(c) for c in meta["columns"]], meta["input_kind"])
+        self.model_config_ = dict(meta["model_config"])
+        self._set_channels(self.columns_)
+        self.seed_ = int(meta["seed"])
+        self.max_steps_ = int(meta["max_steps"])
+        self.min_steps_ = int(meta["min_steps"])
+        self.precision_ = str(meta["precision"])
+        self.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
+        self.linear_ = bool(meta["linear"])
+        self.trees_ = bool(meta["trees"])
+        self.history_ = meta["history"]
+        self.device_ = str(device)
+        layout = self._layout
+        self.networks_ = Networks.from_tensors(
+            tensors, int(meta["n_models"]), self.model_config_, layout.heads(),
+            layout.feature_of_encoded(), device,
+        )  # fmt: skip
+        self.blend_ = Blend.from_state(
+            meta["blend"], prefixed(tensors, "blend"), layout.numeric_encoded(),
+            layout.feature_of_encoded(),
+        )  # fmt: skip
+
+    # ------------------------------------------------------------ blend attributes
+    def _blend_weight(self, name: str) -> float:
+        self._check_fitted()
+        return self.blend_[name].weight if name in self.blend_ else 0.0
+
+    @property
+    def n_neighbors_(self) -> int:
+        """Neighbours used by the blend (0: none)."""
+        self._check_fitted()
+        return self.blend_["neighbors"].k if "neighbors" in self.blend_ else 0
+
+    @property
+    def neighbor_weight_(self) -> float:
+        """Blend weight of the neighbours' estimate in numeric cells."""
+        return self._blend_weight("neighbors")
+
+    @property
+    def linear_weight_(self) -> float:
+        """Blend weight of the ridge regressions' estimate in numeric cells."""
+        return self._blend_weight("linear")
+
+    @property
+    def tree_weight_(self) -> float:
+        """Blend weight of the boosted trees' estimate in numeric cells."""
+        return self._blend_weight("trees")
+
+    @property
+    def tree_class_weight_(self) -> float:
+        """Blend weight of the tree classifiers' probabilities in binary/categorical cells."""
+        return self._blend_weight("class_trees")
+
+    @property
+    def tree_class_temperature_(self) -> float:
+        """Divisor of the tree classifiers' raw scores (1.0 without classifiers)."""
+        self._check_fitted()
+        return self.blend_["class_trees"].temperature if "class_trees" in self.blend_ else 1.0
 
     # ------------------------------------------------------------ helpers
     @property
@@ -676,20 +896,60 @@ def _use_temporal(option: str | bool, df: pd.DataFrame) -> bool:
     return bool(option)
 
 
-def _resolve_device(device: str):
-    import torch
+def _params_to_json(params: dict) -> dict:
+    """Constructor parameters as JSON (column labels encoded, see :func:`encode_label`)."""
+    from aeimpute.persistence import json_params
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"invalid value {device!r} for parameter 'device': expected 'auto', 'cpu', "
-            "'cuda' or 'cuda:N'"
-        ) from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but CUDA is not available; use 'auto'")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r} is not supported; use 'auto', 'cpu' or 'cuda'")
-    return dev
+    out = json_params(params, tuples=("mask_rate",))
+    if out.get("column_kinds") is not None:
+        out["column_kinds"] = [[encode_label(k), v] for k, v in out["column_kinds"].items()]
+    if isinstance(out.get("channels"), dict):
+        out["channels"] = {
+            "groups": [
+                [encode_label(k), [encode_label(c) for c in cols]]
+                for k, cols in out["channels"].items()
+            ]
+        }
+    return out
+
+
+def _params_from_json(params: dict) -> dict:
+    """Inverse of :func:`_params_to_json`."""
+    from aeimpute.persistence import params_from_json
+
+    out = params_from_json(params, tuples=("mask_rate",))
+    if out.get("column_kinds") is not None:
+        out["column_kinds"] = {decode_label(k): v for k, v in out["column_kinds"]}
+    if isinstance(out.get("channels"), dict):
+        groups = out["channels"]["groups"]
+        out["channels"] = {decode_label(k): [decode_label(c) for c in cols] for k, cols in groups}
+    return out
+
+
+def draw_completions(
+    mean: np.ndarray, heads: dict, residual_scale: np.ndarray, rng: np.random.Generator, n: int
+) -> list[np.ndarray]:
+    """``n`` random completions around ``mean`` (scaled units; one-hot draws for categories).
+
+    Numbers get Gaussian noise with the per-column ``residual_scale``;
+    binary and categorical cells are drawn from the probabilities in ``mean``.
+    """
+    draws = []
+    for _ in range(n):
+        d = mean.copy()
+        num = heads["numeric"]
+        if num:
+            d[:, num] += rng.standard_normal((len(d), len(num))) * residual_scale[num]
+        b = heads["binary"]
+        if b:
+            d[:, b] = (rng.random((len(d), len(b))) < mean[:, b]).astype(float)
+        for group in heads["categorical"]:
+            p = mean[:, group]
+            p = p / p.sum(axis=1, keepdims=True)
+            u = rng.random((len(d), 1))
+            choice = np.minimum((p.cumsum(axis=1) < u).sum(axis=1), len(group) - 1)
+            onehot = np.zeros_like(p)
+            onehot[np.arange(len(d)), choice] = 1.0
+            d[:, group] = onehot
+        draws.append(d)
+    return draws

@@ -1,33 +1,39 @@
-"""Save and load fitted models without pickle.
+"""Model files: an envelope of JSON metadata and tensors, without pickle.
 
 A model file is a zip archive with two members:
 
 ``meta.json``
-    format version, library version, estimator parameters, column schema,
-    scaler, network configuration, seeds and a SHA-256 of the weights.
+    the envelope (format name and version, library version, which estimator,
+    a SHA-256 of the weights) around the estimator's own metadata.
 ``weights.pt``
-    the networks' state dicts, written with ``torch.save`` and read back with
+    named tensors, written with ``torch.save`` and read back with
     ``torch.load(..., weights_only=True)``, which never executes code.
+
+This module knows nothing about the estimators: each one hands :func:`write`
+its ``(meta, tensors)`` (``_get_state``) and rebuilds itself from what
+:func:`read` returns (``_set_state``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import pickle
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from aeimpute._files import atomic_path
 from aeimpute._version import __version__
-from aeimpute.schema import ColumnSpec, Layout, decode_label, encode_label
 
 FORMAT = "aeimpute-model"
-FORMAT_VERSION = 1
+#: version 2: every estimator writes its own state; the blend's candidates by name
+FORMAT_VERSION = 2
 
 
 class ModelFileError(ValueError):
@@ -39,119 +45,97 @@ def _major_minor(version: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-#: estimator parameters that are tuples (JSON stores them as lists)
-_TUPLE_PARAMS = ("mask_rate", "gap_range")
-
-
-def _encode_params(params: dict) -> dict:
+def json_params(params: dict, tuples: tuple[str, ...] = ()) -> dict:
+    """Constructor parameters as JSON values: a RandomState becomes None (estimators save the
+    seed they drew from it), the ``tuples`` parameters lists."""
     out = dict(params)
-    rs = out.get("random_state")
-    if isinstance(rs, np.random.RandomState):
-        out["random_state"] = None  # the drawn seed is saved separately
-    if out.get("column_kinds") is not None:
-        out["column_kinds"] = [[encode_label(k), v] for k, v in out["column_kinds"].items()]
-    if isinstance(out.get("channels"), dict):
-        out["channels"] = {
-            "groups": [
-                [encode_label(k), [encode_label(c) for c in cols]]
-                for k, cols in out["channels"].items()
-            ]
-        }
-    for name in _TUPLE_PARAMS:
+    if isinstance(out.get("random_state"), np.random.RandomState):
+        out["random_state"] = None
+    for name in tuples:
         if out.get(name) is not None:
             out[name] = list(out[name])
     return out
 
 
-def _decode_params(params: dict) -> dict:
+def params_from_json(params: dict, tuples: tuple[str, ...] = ()) -> dict:
+    """Inverse of :func:`json_params` (lists back to tuples)."""
     out = dict(params)
-    if out.get("column_kinds") is not None:
-        out["column_kinds"] = {decode_label(k): v for k, v in out["column_kinds"]}
-    if isinstance(out.get("channels"), dict):
-        groups = out["channels"]["groups"]
-        out["channels"] = {decode_label(k): [decode_label(c) for c in cols] for k, cols in groups}
-    for name in _TUPLE_PARAMS:
+    for name in tuples:
         if out.get(name) is not None:
             out[name] = tuple(out[name])
     return out
 
 
-def _weights(named_modules: dict, tensors: dict | None = None) -> bytes:
+def module_tensors(prefix: str, module: Any) -> dict:
+    """``{prefix.name: tensor}`` of a torch module's state dict (on the CPU)."""
+    return {f"{prefix}.{name}": t.detach().cpu() for name, t in module.state_dict().items()}
+
+
+def prefixed(tensors: dict, prefix: str) -> dict:
+    """The entries of ``tensors`` under ``prefix.``, with the prefix removed."""
+    start = prefix + "."
+    return {k[len(start) :]: t for k, t in tensors.items() if k.startswith(start)}
+
+
+def _weights(tensors: dict) -> bytes:
     import torch
 
-    buf = io.BytesIO()
     state = {
-        f"{prefix}.{name}": t.detach().cpu()
-        for prefix, m in named_modules.items()
-        for name, t in m.state_dict().items()
+        name: t if isinstance(t, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(t))
+        for name, t in tensors.items()
     }
-    for name, array in (tensors or {}).items():
-        state[name] = torch.from_numpy(np.ascontiguousarray(array))
+    buf = io.BytesIO()
     torch.save(state, buf)
     return buf.getvalue()
 
 
-def _write(path: str | os.PathLike, meta: dict, weights: bytes) -> None:
-    """Write a model file atomically (temporary file, then rename)."""
-    meta = {
+def write(path: str | os.PathLike, estimator: str, meta: dict, tensors: dict) -> None:
+    """Write a model file atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    path : str or path-like
+    estimator : str
+        The estimator's class name; :func:`read` checks it.
+    meta : dict
+        JSON-serialisable metadata (no NaN).
+    tensors : dict
+        ``{name: torch.Tensor or ndarray}``.
+    """
+    weights = _weights(tensors)
+    envelope = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
-        **meta,
+        "estimator": estimator,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "state": meta,
     }
     with (
         atomic_path(path) as tmp,
         zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf,
     ):
-        zf.writestr("meta.json", json.dumps(meta, indent=1, allow_nan=False))
+        zf.writestr("meta.json", json.dumps(envelope, indent=1, allow_nan=False))
         zf.writestr("weights.pt", weights)
 
 
-def save(est: Any, path: str | os.PathLike) -> None:
-    """Write an :class:`aeimpute.Imputer` to ``path``."""
-    extra = {}
-    if est._reference is not None:
-        extra = {"reference.values": est._reference[0], "reference.observed": est._reference[1]}
-    if est._linear is not None:
-        extra.update({"linear.coef": est._linear[0], "linear.intercept": est._linear[1]})
-    if est._trees is not None:
-        extra.update({f"trees.{k}": a for k, a in est._trees.arrays().items()})
-    weights = _weights({f"model{k}": m for k, m in enumerate(est._models)}, extra)
-    meta = {
-        "estimator": "Imputer",
-        "params": _encode_params(est.get_params(deep=False)),
-        "schema": [s.to_json() for s in est.schema_],
-        "columns": [encode_label(c) for c in est.columns_],
-        "input_kind": est.input_kind_,
-        "scaler": est._scaler.to_json(),
-        "model_config": est.model_config_,
-        "n_models": len(est._models),
-        "seed": est.seed_,
-        "max_steps": est.max_steps_,
-        "min_steps": est.min_steps_,
-        "precision": est.precision_,
-        "residual_scale": est.residual_scale_.tolist(),
-        "n_neighbors": est.n_neighbors_,
-        "neighbor_weight": est.neighbor_weight_,
-        "linear_weight": est.linear_weight_,
-        "linear": est.linear_,
-        "tree_weight": est.tree_weight_,
-        "tree_class_weight": est.tree_class_weight_,
-        "tree_class_temperature": est.tree_class_temperature_,
-        "trees": est.trees_,
-        "history": est.history_,
-    }
-    _write(path, meta, weights)
+def read(path: str | os.PathLike, estimator: str) -> tuple[dict, dict]:
+    """The ``(meta, tensors)`` an estimator of class ``estimator`` wrote to ``path``.
 
-
-def _read(path: str | os.PathLike, estimator: str = "Imputer") -> tuple[dict, bytes]:
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelFileError
+        Not a model file, a corrupt or altered one, one from another
+        version of the library, or one that holds another estimator.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             if not {"meta.json", "weights.pt"} <= names:
                 raise ModelFileError(f"{path} is not an aeimpute model file (members missing)")
-            meta = json.loads(zf.read("meta.json").decode("utf-8"))
+            envelope = json.loads(zf.read("meta.json").decode("utf-8"))
             weights = zf.read("weights.pt")
     except FileNotFoundError:
         raise
@@ -161,14 +145,9 @@ def _read(path: str | os.PathLike, estimator: str = "Imputer") -> tuple[dict, by
         ) from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{path}: metadata is corrupt ({err})") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not an aeimpute model file")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} has model format version {meta.get('format_version')}; this aeimpute "
-            f"({__version__}) reads version {FORMAT_VERSION}"
-        )
-    saved = str(meta.get("library_version", "0.0"))
+    saved = str(envelope.get("library_version", "0.0"))
     try:
         compatible = _major_minor(saved) == _major_minor(__version__)
     except (ValueError, IndexError):
@@ -178,146 +157,32 @@ def _read(path: str | os.PathLike, estimator: str = "Imputer") -> tuple[dict, by
             f"{path} was saved by aeimpute {saved}; this is aeimpute {__version__}. "
             f"Refit the model, or load it with aeimpute {saved}"
         )
-    held = meta.get("estimator", "Imputer")
+    if envelope.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {envelope.get('format_version')}; this aeimpute "
+            f"({__version__}) reads version {FORMAT_VERSION}"
+        )
+    held = envelope.get("estimator")
     if held != estimator:
         raise ModelFileError(f"{path} holds a {held}, not a {estimator}; use {held}.load")
-    if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
+    if hashlib.sha256(weights).hexdigest() != envelope.get("weights_sha256"):
         raise ModelFileError(f"{path}: the weights do not match their checksum (file altered)")
-    return meta, weights
+    with restoring(path):
+        import torch
+
+        tensors = torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu")
+        if not isinstance(tensors, dict) or not isinstance(envelope.get("state"), dict):
+            raise ValueError("the file holds no state")
+    return envelope["state"], tensors
 
 
-def load(cls: type, path: str | os.PathLike) -> Any:
-    """Rebuild a fitted estimator of class ``cls`` from ``path``."""
-
-    from aeimpute import _engine
-
-    meta, weights = _read(path)
+@contextlib.contextmanager
+def restoring(path: str | os.PathLike) -> Iterator[None]:
+    """Turn what a malformed state raises while an estimator rebuilds itself into
+    :class:`ModelFileError` naming ``path``."""
     try:
-        est = cls(**_decode_params(meta["params"]))
-        specs = [ColumnSpec.from_json(s) for s in meta["schema"]]
-        from aeimpute.scaling import ObservedScaler
-
-        state = _state_dict(weights)
-        est.schema_ = specs
-        est._layout = Layout(specs)
-        est._scaler = ObservedScaler.from_json(meta["scaler"])
-        est._remember_input([decode_label(c) for c in meta["columns"]], meta["input_kind"])
-        est.model_config_ = dict(meta["model_config"])
-        est._set_channels(est.columns_)
-        est.seed_ = int(meta["seed"])
-        # files written before max_steps="auto" hold an integer max_steps parameter
-        est.max_steps_ = int(meta.get("max_steps", meta["params"].get("max_steps", 1000)))
-        est.min_steps_ = int(meta.get("min_steps", 0))
-        # files written before bfloat16 training were trained in float32
-        est.precision_ = str(meta.get("precision", "float32"))
-        est.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
-        # files written before the neighbour blend have none
-        est.n_neighbors_ = int(meta.get("n_neighbors", 0))
-        est.neighbor_weight_ = float(meta.get("neighbor_weight", 0.0))
-        est.linear_weight_ = float(meta.get("linear_weight", 0.0))
-        est.linear_ = bool(meta.get("linear", False))
-        est._linear = None
-        if "linear.coef" in state:
-            est._linear = (state["linear.coef"].numpy(), state["linear.intercept"].numpy())
-        est.tree_weight_ = float(meta.get("tree_weight", 0.0))
-        est.tree_class_weight_ = float(meta.get("tree_class_weight", 0.0))
-        est.tree_class_temperature_ = float(meta.get("tree_class_temperature", 1.0))
-        est.trees_ = bool(meta.get("trees", False))
-        est._trees = None
-        if "trees.roots" in state:
-            from aeimpute.trees import FIELDS, Forest
-
-            est._trees = Forest.from_arrays({k: state[f"trees.{k}"].numpy() for k in FIELDS})
-        est._reference = None
-        if "reference.values" in state:
-            est._reference = (
-                state["reference.values"].numpy(),
-                state["reference.observed"].numpy(),
-            )
-        est.history_ = meta["history"]
-        from aeimpute.imputer import _resolve_device
-
-        device = _resolve_device(est.device)
-        est.device_ = str(device)
-        models = []
-        for k in range(int(meta["n_models"])):
-            m = _engine.build_model(est.model_config_)
-            prefix = f"model{k}."
-            own = {n[len(prefix) :]: t for n, t in state.items() if n.startswith(prefix)}
-            m.load_state_dict(own)
-            models.append(m.to(device).eval())
-        est._models = models
+        yield
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
-        raise ModelFileError(f"{path}: model file content is invalid ({err})") from err
-    return est
-
-
-def _state_dict(weights: bytes) -> dict:
-    import torch
-
-    return torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu")
-
-
-def save_keypoint_imputer(est: Any, path: str | os.PathLike) -> None:
-    """Write an :class:`aeimpute.KeypointImputer` to ``path``."""
-    params = _encode_params(est.get_params(deep=False))
-    geo = est._geometry
-    meta = {
-        "estimator": "KeypointImputer",
-        "params": params,
-        "model_config": est.model_config_,
-        "n_keypoints": est.n_keypoints_,
-        "keypoint_names": est.keypoint_names_,
-        "scale": float(geo.scale),
-        "template": geo.template.detach().cpu().tolist(),
-        "rotate": bool(geo.rotate),
-        "blend": None if geo.blend is None else geo.blend.detach().cpu().tolist(),
-        "shape": None if geo.shape is None else geo.shape.to_json(),
-        "placement": None if geo.placement is None else geo.placement.to_json(),
-        "seed": est.seed_,
-        "history": est.history_,
-    }
-    _write(path, meta, _weights({"net": est._net}))
-
-
-def load_keypoint_imputer(cls: type, path: str | os.PathLike) -> Any:
-    """Rebuild a fitted :class:`aeimpute.KeypointImputer` from ``path``."""
-    import torch
-
-    from aeimpute.imputer import _resolve_device
-    from aeimpute.keypoints import _engine
-
-    meta, weights = _read(path, "KeypointImputer")
-    try:
-        est = cls(**_decode_params(meta["params"]))
-        state = _state_dict(weights)
-        device = _resolve_device(est.device)
-        est.device_ = str(device)
-        est.model_config_ = dict(meta["model_config"])
-        est.n_keypoints_ = int(meta["n_keypoints"])
-        est.keypoint_names_ = meta["keypoint_names"]
-        est.seed_ = int(meta["seed"])
-        est.history_ = meta["history"]
-
-        def tensor(key: str):
-            value = meta[key]
-            return None if value is None else torch.tensor(value, dtype=torch.float32)
-
-        est._geometry = _engine.Geometry(
-            float(meta["scale"]),
-            tensor("template"),
-            bool(meta["rotate"]),
-            tensor("blend"),
-            _engine.ShapeModel.from_json(meta["shape"]),
-            _engine.ShapeModel.from_json(meta["placement"]),
-        ).to(device)
-        net = _engine.build_model(est.model_config_)
-        net.load_state_dict({n[len("net.") :]: t for n, t in state.items() if n.startswith("net.")})
-        est._net = net.to(device).eval()
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
-        raise ModelFileError(f"{path}: model file content is invalid ({err})") from err
-    return est
+        raise ModelFileError(f"{path}: model file content is invalid ({err!r})") from err

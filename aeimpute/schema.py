@@ -304,6 +304,12 @@ class Layout:
                 groups.append(list(range(sl.start, sl.stop)))
         return {"numeric": numeric, "binary": binary, "categorical": groups}
 
+    def numeric_encoded(self) -> np.ndarray:
+        """Which encoded columns hold numbers (the others hold binary/categorical values)."""
+        numeric = np.zeros(self.n_encoded, dtype=bool)
+        numeric[self.heads()["numeric"]] = True
+        return numeric
+
 
 def encode(df: pd.DataFrame, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """Encode ``df`` into ``(values, observed)``.

@@ -69,7 +69,7 @@ def write_parquet(path: Path, n: int, p: int, piece: int = 500_000) -> None:
 
 # ---------------------------------------------------------------- child processes
 def _imputer(threads: int, steps: int, **kw):
-    import aeimpute._engine  # noqa: F401  (torch imported before any clock starts)
+    import aeimpute.network  # noqa: F401  (torch imported before any clock starts)
     from aeimpute import Imputer
 
     if steps:

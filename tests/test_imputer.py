@@ -168,16 +168,16 @@ def test_validation_and_early_stopping_run():
 
 
 def test_few_held_back_cells_fit_the_blend_without_early_stopping(monkeypatch):
-    from aeimpute import _engine
+    from aeimpute import blend
 
     held = {}
-    fit_blend = _engine.fit_blend
+    fit_blend = blend.Blend.fit.__func__
 
-    def spy(est, z, observed, cells):
-        held["n"] = int(cells.sum())
-        return fit_blend(est, z, observed, cells)
+    def spy(cls, held_out, *args, **kwargs):
+        held["n"] = int(held_out.held.sum())
+        return fit_blend(cls, held_out, *args, **kwargs)
 
-    monkeypatch.setattr(_engine, "fit_blend", spy)
+    monkeypatch.setattr(blend.Blend, "fit", classmethod(spy))
     rng = np.random.default_rng(0)
     X = rng.normal(size=(150, 8))  # ~60 held-back cells: between 40 and 100
     X[rng.random(X.shape) < 0.1] = np.nan
@@ -274,19 +274,19 @@ def test_precision_setting(numeric, precision, tmp_path):
 def test_precision_auto_takes_bfloat16_only_where_native(numeric, monkeypatch):
     import torch
 
-    from aeimpute import _engine
+    from aeimpute import network
 
     cpu = torch.device("cpu")
-    wide = {**FAST, "hidden_width": _engine.BFLOAT16_MIN_WIDTH}
-    monkeypatch.setattr(_engine, "native_bfloat16", lambda device: False)
-    assert _engine.training_dtype("auto", cpu, 256) is None
+    wide = {**FAST, "hidden_width": network.BFLOAT16_MIN_WIDTH}
+    monkeypatch.setattr(network, "native_bfloat16", lambda device: False)
+    assert network.training_dtype("auto", cpu, 256) is None
     assert Imputer(**wide, random_state=0).fit(numeric).precision_ == "float32"
-    monkeypatch.setattr(_engine, "native_bfloat16", lambda device: True)
-    assert _engine.training_dtype("auto", cpu, 256) is torch.bfloat16
-    assert _engine.training_dtype("float32", cpu, 256) is None
+    monkeypatch.setattr(network, "native_bfloat16", lambda device: True)
+    assert network.training_dtype("auto", cpu, 256) is torch.bfloat16
+    assert network.training_dtype("float32", cpu, 256) is None
     assert Imputer(**wide, random_state=0).fit(numeric).precision_ == "bfloat16"
     # narrow networks run faster in float32, so "auto" keeps it for them
-    assert _engine.training_dtype("auto", cpu, 64) is None
+    assert network.training_dtype("auto", cpu, 64) is None
     assert Imputer(**FAST, random_state=0).fit(numeric).precision_ == "float32"
     assert Imputer(**FAST, precision="bfloat16", random_state=0).fit(numeric).precision_ == (
         "bfloat16"

@@ -293,14 +293,14 @@ def test_a_keypoint_an_individual_never_shows_stays_missing(poses):
 
 
 def test_repair_in_chunks_equals_one_pass(poses):
-    from aeimpute.keypoints import _engine
+    from aeimpute.keypoints import model
 
     damaged, _ = _holes(poses)
     imp = KeypointImputer(**FAST).fit(damaged)
     obs = np.isfinite(damaged).all(-1)
-    xy, mask = _engine._series(damaged, obs, "cpu")
-    whole, gap_whole = _engine.repair(imp._net, xy, mask, imp._geometry, chunk=10_000)
-    parts, gap_parts = _engine.repair(imp._net, xy, mask, imp._geometry, chunk=37)
+    xy, mask = model._series(damaged, obs, "cpu")
+    whole, gap_whole = model.repair(imp._net, xy, mask, imp._geometry, chunk=10_000)
+    parts, gap_parts = model.repair(imp._net, xy, mask, imp._geometry, chunk=37)
     torch.testing.assert_close(whole, parts, rtol=1e-4, atol=1e-3)
     assert torch.equal(gap_whole, gap_parts)
 

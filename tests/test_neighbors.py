@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from conftest import FAST
 
-from aeimpute import Imputer, neighbors, simulate
+from aeimpute import Imputer, blend, linear, neighbors, simulate
 from aeimpute.metrics import rmse
 
 
@@ -37,18 +37,18 @@ def test_fit_weights_follow_the_better_estimate():
     truth = rng.normal(size=(4000, 1))
     cells = np.ones_like(truth, dtype=bool)
     good, bad = truth + 0.05 * rng.normal(size=truth.shape), truth + rng.normal(size=truth.shape)
-    assert neighbors.fit_weights(bad, [good], truth, cells)[0] >= 0.95
-    assert neighbors.fit_weights(good, [bad], truth, cells) == [0.0]
+    assert blend.fit_weights(bad, [good], truth, cells)[0] >= 0.95
+    assert blend.fit_weights(good, [bad], truth, cells) == [0.0]
     # two candidates: the good one takes the weight; the weights never sum above 1
-    w = neighbors.fit_weights(bad, [bad + 0.1, good], truth, cells)
+    w = blend.fit_weights(bad, [bad + 0.1, good], truth, cells)
     assert w[1] >= 0.9 and sum(w) <= 1.0
     # on few cells the ridge holds the weight back
     some = np.zeros_like(cells)
     some[:100] = True
-    assert 0.4 <= neighbors.fit_weights(bad, [good], truth, some)[0] <= 0.6
+    assert 0.4 <= blend.fit_weights(bad, [good], truth, some)[0] <= 0.6
     few = np.zeros_like(cells)
-    few[: neighbors.MIN_CELLS - 1] = True
-    assert neighbors.fit_weights(bad, [good], truth, few) == [0.0]
+    few[: blend.MIN_CELLS - 1] = True
+    assert blend.fit_weights(bad, [good], truth, few) == [0.0]
 
 
 def test_fit_linear_recovers_a_linear_column():
@@ -58,9 +58,7 @@ def test_fit_linear_recovers_a_linear_column():
     observed = np.ones((300, 3), dtype=bool)
     observed[::4, 2] = False  # rows not observing the target are left out of its fit
     X[::4, 2] = 99.0
-    coef, intercept = neighbors.fit_linear(
-        X, observed, np.arange(3), np.array([False, False, True])
-    )
+    coef, intercept = linear.fit(X, observed, np.arange(3), np.array([False, False, True]))
     assert coef[:, 2] == pytest.approx([2.0, -1.0, 0.0], abs=0.01)
     assert intercept[2] == pytest.approx(0.5, abs=0.01)
     assert not coef[:, :2].any()
@@ -105,7 +103,7 @@ def test_linear_blend_on_a_linear_table(tmp_path):
     params = {**FAST, "max_steps": 100, "neighbors": 0, "trees": False, "random_state": 0}
     plain = Imputer(linear=False, **params).fit_transform(missing)
     imp = Imputer(**params).fit(missing)
-    assert imp.linear_ and imp.linear_weight_ > 0.5 and imp._linear is not None
+    assert imp.linear_ and imp.linear_weight_ > 0.5 and "linear" in imp.blend_
     blended = imp.transform(missing)
     assert rmse(df, blended, mask) < 0.7 * rmse(df, plain, mask)
     imp.save(tmp_path / "m.aeimpute")
@@ -118,31 +116,35 @@ def test_blend_survives_save_and_load(tmp_path):
     df = _clusters(300)
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(2))
     imp = Imputer(**FAST, validation_fraction=0.1, random_state=0).fit(missing)
-    assert imp._reference is not None
+    assert "neighbors" in imp.blend_
     imp.save(tmp_path / "m.aeimpute")
     back = Imputer.load(tmp_path / "m.aeimpute")
     assert back.neighbor_weight_ == imp.neighbor_weight_
-    np.testing.assert_array_equal(back._reference[0], imp._reference[0])
+    np.testing.assert_array_equal(
+        back.blend_["neighbors"].reference, imp.blend_["neighbors"].reference
+    )
     pd.testing.assert_frame_equal(back.transform(missing), imp.transform(missing))
 
 
 def test_auto_turns_the_blend_off_for_large_tables(monkeypatch):
     import aeimpute.imputer as imputer_module
 
-    monkeypatch.setattr(imputer_module, "NEIGHBOR_ROWS", 100)
+    monkeypatch.setattr(imputer_module, "MAX_BLEND_ROWS", 100)
     df = _clusters(200)
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(3))
     imp = Imputer(**FAST, random_state=0).fit(missing)
-    assert imp.n_neighbors_ == 0 and imp._reference is None
+    assert imp.n_neighbors_ == 0 and "neighbors" not in imp.blend_
 
 
 def test_reference_is_capped_on_large_tables(monkeypatch):
-    monkeypatch.setattr(neighbors, "NEIGHBOR_ROWS", 150)
+    import aeimpute.imputer as imputer_module
+
+    monkeypatch.setattr(imputer_module, "MAX_BLEND_ROWS", 150)
     df = _clusters(400)
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(4))
     imp = Imputer(**FAST, neighbors=3, validation_fraction=0.1, random_state=0).fit(missing)
     assert imp.n_neighbors_ == 3
-    assert imp._reference is not None and len(imp._reference[0]) == 150
+    assert len(imp.blend_["neighbors"].reference) == 150
 
 
 def test_no_held_back_cells_means_no_blend():
@@ -150,8 +152,7 @@ def test_no_held_back_cells_means_no_blend():
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(5))
     imp = Imputer(**FAST, validation_fraction=0.0, random_state=0).fit(missing)
     assert imp.neighbor_weight_ == 0.0 and imp.linear_weight_ == 0.0
-    assert imp._linear is None
-    assert imp._reference is None
+    assert imp.blend_.candidates == {}
 
 
 def test_neighbors_with_temporal_context_is_refused():
@@ -175,5 +176,6 @@ def test_a_small_neighbour_weight_is_dropped(monkeypatch):
     df = _clusters(300)
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(6))
     imp = Imputer(**FAST, validation_fraction=0.1, random_state=0).fit(missing)
-    assert imp.n_neighbors_ == 0 and imp.neighbor_weight_ == 0.0 and imp._reference is None
+    assert imp.n_neighbors_ == 0 and imp.neighbor_weight_ == 0.0
+    assert "neighbors" not in imp.blend_
     assert imp.linear_weight_ > 0  # refitted alone: the linear estimate still helps here

@@ -112,7 +112,7 @@ def test_tree_blend_lowers_the_error_on_step_columns(tmp_path):
     params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
     plain = Imputer(trees=False, **params).fit_transform(missing)
     imp = Imputer(**params).fit(missing)
-    assert imp.trees_ and imp.tree_weight_ > 0.3 and imp._trees is not None
+    assert imp.trees_ and imp.tree_weight_ > 0.3 and "trees" in imp.blend_
     blended = imp.transform(missing)
     steps = ["d", "e", "f"]
     cells = mask[:, 3:]
@@ -129,7 +129,7 @@ def test_trees_off():
     df = pd.DataFrame(_steps(300), columns=list("abcdef"))
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(2))
     imp = Imputer(**FAST, trees=False, validation_fraction=0.1, random_state=0).fit(missing)
-    assert not imp.trees_ and imp.tree_weight_ == 0.0 and imp._trees is None
+    assert not imp.trees_ and imp.tree_weight_ == 0.0 and "trees" not in imp.blend_
 
 
 @pytest.mark.parametrize("bad", [1, "yes", None])
@@ -159,7 +159,8 @@ def test_trees_are_screened_on_a_few_columns_first(monkeypatch):
     params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
     imp = Imputer(**params).fit(missing)
     assert calls == [2, 4]  # two screened, then the other four
-    assert imp.tree_weight_ > 0 and sorted(imp._trees.targets.tolist()) == list(range(6))
+    assert imp.tree_weight_ > 0
+    assert sorted(imp.blend_["trees"].forest.targets.tolist()) == list(range(6))
 
 
 def test_trees_that_earn_too_little_are_not_fitted_further(monkeypatch):
@@ -170,7 +171,7 @@ def test_trees_that_earn_too_little_are_not_fitted_further(monkeypatch):
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
     imp = Imputer(**FAST, validation_fraction=0.1, random_state=0).fit(missing)
     assert calls == [2]
-    assert imp.tree_weight_ == 0.0 and imp._trees is None
+    assert imp.tree_weight_ == 0.0 and "trees" not in imp.blend_
     assert imp.linear_weight_ + imp.neighbor_weight_ > 0  # the others are fitted without them
 
 
@@ -270,7 +271,8 @@ def test_tree_classifiers_raise_the_accuracy_on_hidden_categories(tmp_path):
     imp = Imputer(**params).fit(missing)
     assert imp.tree_class_weight_ >= trees.MIN_WEIGHT
     assert imp.tree_class_temperature_ in trees.TEMPERATURES
-    assert {3, 4} <= set(imp._trees.targets.tolist())  # the binary and the first category
+    targets = set(imp.blend_["class_trees"].forest.targets.tolist())
+    assert {3, 4} <= targets  # the binary column and the first category
     blended = imp.transform(missing)
     for j, col in [(3, "flag"), (4, "part")]:
         hidden = mask[:, j]
@@ -321,7 +323,8 @@ def test_tree_classifiers_are_screened_on_a_few_columns_first(monkeypatch, floor
     params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
     imp = Imputer(**params).fit(missing)
     assert calls == expected  # one screened, then the other (or not, when it earns too little)
-    targets = set() if imp._trees is None else set(imp._trees.targets.tolist())
+    found = imp.blend_.candidates.get("class_trees")
+    targets = set() if found is None else set(found.forest.targets.tolist())
     if floor > 1:
         assert imp.tree_class_weight_ == 0.0 and not targets & {3, 4, 5, 6, 7}
     else:
@@ -329,23 +332,23 @@ def test_tree_classifiers_are_screened_on_a_few_columns_first(monkeypatch, floor
 
 
 def test_classifier_temperature_softens_probabilities_not_choices():
-    from aeimpute import _engine
+    import dataclasses
 
     missing, _ = simulate.mcar(_mixed_steps(), 0.2, rng=np.random.default_rng(1))
     params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
     imp = Imputer(**params).fit(missing)
-    forest = imp._trees
-    filled = np.random.default_rng(0).random((50, imp._layout.n_encoded))
+    classifiers = imp.blend_["class_trees"]
+    numeric = imp.blend_.numeric
+    filled = np.random.default_rng(0).random((50, len(numeric)))
     every = [np.arange(50)]
     probs = {}
     for t in (1.0, 4.0):
-        imp.tree_class_temperature_ = t
-        probs[t] = _engine._tree_estimate(imp, forest, filled, every)
+        at_t = dataclasses.replace(classifiers, temperature=t)
+        probs[t] = at_t.estimate(filled, every, numeric, imp.networks_.activate)
     part = [4, 5, 6, 7]  # the categorical column's probabilities
     np.testing.assert_allclose(probs[4.0][:, part].sum(axis=1), 1.0)
     assert (probs[4.0][:, part].argmax(1) == probs[1.0][:, part].argmax(1)).all()
     assert (probs[4.0][:, part].max(1) < probs[1.0][:, part].max(1)).all()
     flag = probs[1.0][:, 3]  # binary: pulled towards 1/2
     assert (np.abs(probs[4.0][:, 3] - 0.5) < np.abs(flag - 0.5)).all()
-    numeric = np.isfinite(probs[1.0][:, :3])
-    np.testing.assert_array_equal(probs[4.0][:, :3][numeric], probs[1.0][:, :3][numeric])
+    assert numeric[:3].all() and np.isnan(probs[4.0][:, :3]).all()  # numbers: not classified

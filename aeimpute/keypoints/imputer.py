@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 
 from aeimpute import _validation as v
 from aeimpute.keypoints.io import PoseData
+from aeimpute.runtime import device_for_loading, resolve_device
 
 _CONSTRAINTS = {
     "window": v.int_in(8),
@@ -275,9 +276,7 @@ class KeypointImputer(BaseEstimator):
         """
         v.check_params(self.get_params(deep=False), _CONSTRAINTS)
         gap_range = _check_gap_range(self.gap_range)
-        from aeimpute.imputer import _resolve_device
-
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         arr, observed, _, pose = self._tracks(xy, confidence)
         n_frames, _, n_kp, _ = arr.shape
         if n_frames < self.window:
@@ -305,11 +304,26 @@ class KeypointImputer(BaseEstimator):
             "n_blocks": _n_blocks(self.window),
         }
         self.device_ = str(device)
-        from aeimpute.keypoints import _engine
+        from aeimpute.keypoints.model import FitConfig, fit_model
 
-        self._net, self._geometry, self.history_ = _engine.fit_estimator(
-            self, arr, observed, gap_range
+        config = FitConfig(
+            window=self.window,
+            max_steps=self.max_steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            gap_range=gap_range,
+            block_probability=self.block_probability,
+            dropout=self.dropout,
+            noise_std=self.noise_std,
+            validation=self.validation,
+            patience=self.patience,
+            verbose=self.verbose,
         )
+        self._net, self._geometry, self.history_ = fit_model(
+            arr, observed, config, self.model_config_, rotate=self.rotate, seed=self.seed_,
+            device=device, n_threads=self.n_threads,
+        )  # fmt: skip
         return self
 
     @property
@@ -371,9 +385,12 @@ class KeypointImputer(BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        from aeimpute.keypoints import _engine
+        from aeimpute.keypoints.model import predict_tracks
 
-        pred, gap = _engine.predict_estimator(self, arr, observed)
+        pred, gap = predict_tracks(
+            self._net, self._geometry, arr, observed, device=self._net_device(),
+            n_threads=self.n_threads,
+        )  # fmt: skip
         # a keypoint an individual never shows is absent (e.g. DeepLabCut's unique body parts
         # under the individual "single"), not occluded: it is left missing
         present = observed.any(axis=0)
@@ -395,14 +412,69 @@ class KeypointImputer(BaseEstimator):
     # ----------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted model (JSON metadata + weights, no pickle)."""
-        self._check_fitted()
-        from aeimpute.persistence import save_keypoint_imputer
+        from aeimpute import persistence
 
-        save_keypoint_imputer(self, path)
+        self._check_fitted()
+        persistence.write(path, "KeypointImputer", *self._get_state())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> KeypointImputer:
-        """Load a model written by :meth:`save`."""
-        from aeimpute.persistence import load_keypoint_imputer
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> KeypointImputer:
+        """Load a model written by :meth:`save`.
 
-        return load_keypoint_imputer(cls, path)
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, optional
+            Where to put the model; it becomes the ``device`` parameter.
+            By default the ``device`` it was saved with (pass ``"cpu"`` to
+            load a model fitted on CUDA on a machine without it).
+        """
+        from aeimpute import persistence
+
+        meta, tensors = persistence.read(path, "KeypointImputer")
+        with persistence.restoring(path):
+            params = persistence.params_from_json(meta["params"], tuples=("gap_range",))
+        if device is not None:
+            params["device"] = device
+        est = cls(**params)
+        dev = device_for_loading(est.device, path)
+        with persistence.restoring(path):
+            est._set_state(meta, tensors, dev)
+        return est
+
+    def _get_state(self) -> tuple[dict, dict]:
+        """``(meta, tensors)``: everything fit learned, for :mod:`aeimpute.persistence`."""
+        from aeimpute.keypoints.model import geometry_state
+        from aeimpute.persistence import json_params, module_tensors
+
+        meta = {
+            "params": json_params(self.get_params(deep=False), tuples=("gap_range",)),
+            "model_config": self.model_config_,
+            "n_keypoints": self.n_keypoints_,
+            "keypoint_names": self.keypoint_names_,
+            "geometry": geometry_state(self._geometry),
+            "seed": self.seed_,
+            "history": self.history_,
+        }
+        return meta, module_tensors("net", self._net)
+
+    def _set_state(self, meta: dict, tensors: dict, device) -> None:
+        """Restore what :meth:`_get_state` gave, the network on ``device``."""
+        from aeimpute.keypoints.model import build_model, geometry_from_state
+        from aeimpute.persistence import prefixed
+
+        self.device_ = str(device)
+        self.model_config_ = dict(meta["model_config"])
+        self.n_keypoints_ = int(meta["n_keypoints"])
+        self.keypoint_names_ = meta["keypoint_names"]
+        self.seed_ = int(meta["seed"])
+        self.history_ = meta["history"]
+        self._geometry = geometry_from_state(meta["geometry"]).to(device)
+        net = build_model(self.model_config_)
+        net.load_state_dict(prefixed(tensors, "net"))
+        self._net = net.to(device).eval()
+
+    def _net_device(self):
+        import torch
+
+        return torch.device(self.device_)

@@ -1,4 +1,4 @@
-"""The torch side of :class:`aeimpute.KeypointImputer`.
+"""The keypoint model of :class:`aeimpute.KeypointImputer`: geometry, network, calibration.
 
 Imported lazily so that ``import aeimpute`` does not import torch.
 
@@ -20,6 +20,7 @@ import torch
 
 from aeimpute.corruption import gaussian_noise, hide_runs
 from aeimpute.nn import TemporalConvNet
+from aeimpute.runtime import session
 from aeimpute.temporal import bridge, hermite
 from aeimpute.training import optimise
 
@@ -604,32 +605,29 @@ def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor
     return xy.to(device), mask.to(device)
 
 
-def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[int, int]):
-    """Fit the network of a :class:`KeypointImputer`; return (net, geometry, history)."""
-    from aeimpute._engine import _session
+def fit_model(
+    arr: np.ndarray,
+    observed: np.ndarray,
+    config: FitConfig,
+    model_config: dict,
+    *,
+    rotate: bool | str,
+    seed: int,
+    device: torch.device,
+    n_threads: int,
+) -> tuple[TemporalConvNet, Geometry, dict]:
+    """Fit the geometry and the network on tracks ``arr`` (frames, individuals, keypoints, 2).
 
-    device = torch.device(est.device_)
+    Returns the network, the geometry (with the calibrated blend) and the
+    training history (with the calibration report and blend weights).
+    """
     # individuals without any observation carry no information
     useful = observed.any(axis=(0, 2))
     arr, observed = arr[:, useful], observed[:, useful]
-    geo = geometry(arr.transpose(1, 0, 2, 3), observed.transpose(1, 0, 2), est.rotate, est.seed_)
-    config = FitConfig(
-        window=est.window,
-        max_steps=est.max_steps,
-        batch_size=est.batch_size,
-        learning_rate=est.learning_rate,
-        weight_decay=est.weight_decay,
-        gap_range=gap_range,
-        block_probability=est.block_probability,
-        dropout=est.dropout,
-        noise_std=est.noise_std,
-        validation=est.validation,
-        patience=est.patience,
-        verbose=est.verbose,
-    )
-    with _session(est, est.seed_):
-        net = build_model(est.model_config_).to(device)
-        generator = torch.Generator(device=device).manual_seed(est.seed_)
+    geo = geometry(arr.transpose(1, 0, 2, 3), observed.transpose(1, 0, 2), rotate, seed)
+    with session(device, n_threads, seed):
+        net = build_model(model_config).to(device)
+        generator = torch.Generator(device=device).manual_seed(seed)
         xy, mask = _series(arr, observed, device)
         geo = geo.to(device)
         val = held_back_gaps(mask, config, generator)
@@ -645,15 +643,49 @@ def fit_estimator(est, arr: np.ndarray, observed: np.ndarray, gap_range: tuple[i
     return net, geo, history
 
 
-def predict_estimator(est, arr: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def predict_tracks(
+    net: TemporalConvNet,
+    geo: Geometry,
+    arr: np.ndarray,
+    observed: np.ndarray,
+    *,
+    device: torch.device,
+    n_threads: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Predictions (frames, individuals, keypoints, 2) and gap lengths (same, without the 2)."""
-    from aeimpute._engine import _session
-
-    device = torch.device(est.device_)
-    with _session(est):
+    with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
-        pred, gap = repair(est._net, xy, mask, est._geometry)
+        pred, gap = repair(net, xy, mask, geo)
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
         gap.cpu().numpy().transpose(1, 0, 2),
+    )
+
+
+def geometry_state(geo: Geometry) -> dict:
+    """The geometry as JSON values."""
+    return {
+        "scale": float(geo.scale),
+        "template": geo.template.detach().cpu().tolist(),
+        "rotate": bool(geo.rotate),
+        "blend": None if geo.blend is None else geo.blend.detach().cpu().tolist(),
+        "shape": None if geo.shape is None else geo.shape.to_json(),
+        "placement": None if geo.placement is None else geo.placement.to_json(),
+    }
+
+
+def geometry_from_state(meta: dict) -> Geometry:
+    """Inverse of :func:`geometry_state` (on the CPU)."""
+
+    def tensor(key: str) -> torch.Tensor | None:
+        value = meta[key]
+        return None if value is None else torch.tensor(value, dtype=torch.float32)
+
+    return Geometry(
+        float(meta["scale"]),
+        tensor("template"),
+        bool(meta["rotate"]),
+        tensor("blend"),
+        ShapeModel.from_json(meta["shape"]),
+        ShapeModel.from_json(meta["placement"]),
     )
