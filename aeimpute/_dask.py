@@ -66,6 +66,8 @@ def transform(imputer: Any, ddf: Any) -> Any:
         )
     imputer._check_columns(list(ddf.columns))
     import dask
+    from dask.dataframe.utils import make_meta
 
     model = dask.delayed(imputer, pure=True)
-    return ddf.map_partitions(_fill_partition, model, meta=ddf._meta)
+    # the output has the input's columns, dtypes and index: its (empty) metadata is the input's
+    return ddf.map_partitions(_fill_partition, model, meta=make_meta(ddf))

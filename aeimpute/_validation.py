@@ -10,6 +10,15 @@ import numpy as np
 import pandas as pd
 
 
+class InputTypeError(TypeError):
+    """The data (or an argument describing it) has a type aeimpute cannot use.
+
+    A :class:`TypeError`, so ``except TypeError`` catches it; its own class
+    tells input problems apart from programming errors (the command line
+    reports these as a problem with the input, exit code 2).
+    """
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
 
@@ -64,17 +73,17 @@ def as_frame(X: Any, what: str = "X") -> tuple[pd.DataFrame, str]:
     from aeimpute._dask import is_dask
 
     if is_dask(X):
-        raise TypeError(
+        raise InputTypeError(
             f"{what} is a Dask collection; Imputer.fit and transform accept a Dask DataFrame, "
             "other methods need pandas or NumPy data: compute it first (X.compute())"
         )
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(
+        raise InputTypeError(
             f"{what} is a sparse matrix; sparse input is not supported: pass X.toarray() "
             "or a DataFrame"
         )
     if isinstance(X, pd.Series):
-        raise TypeError(f"{what} is a pandas Series; pass a DataFrame, e.g. X.to_frame()")
+        raise InputTypeError(f"{what} is a pandas Series; pass a DataFrame, e.g. X.to_frame()")
     if isinstance(X, (list, tuple)) or (not isinstance(X, np.ndarray) and hasattr(X, "__array__")):
         try:
             X = np.asarray(X)
@@ -89,9 +98,9 @@ def as_frame(X: Any, what: str = "X") -> tuple[pd.DataFrame, str]:
         if X.dtype.kind == "c":
             raise ValueError(f"Complex data not supported: {what} has dtype {X.dtype}")
         if X.dtype.kind not in "biufO":
-            raise TypeError(f"{what} has dtype {X.dtype}; expected a numeric or object array")
+            raise InputTypeError(f"{what} has dtype {X.dtype}; expected a numeric or object array")
         return pd.DataFrame(X), "numpy"
-    raise TypeError(
+    raise InputTypeError(
         f"{what} must be a pandas DataFrame or a 2-D numpy array; got {type(X).__name__}"
     )
 

@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 
 from aeimpute import _validation as v
 from aeimpute._frame import FrameIOMixin
+from aeimpute._validation import InputTypeError
 from aeimpute.schema import assign_cells, numeric_values
 
 __all__ = ["InterpolationImputer", "LowRankImputer", "kalman_smooth"]
@@ -273,7 +274,7 @@ class LowRankImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
                     continue
             cols.append(_float(col))
         if bad:
-            raise TypeError(
+            raise InputTypeError(
                 f"LowRankImputer handles numeric columns only; columns {bad} are not numeric "
                 "(each argument must be a real number, not a string: a number is required)"
             )

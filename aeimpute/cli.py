@@ -30,6 +30,7 @@ import pandas as pd
 
 from aeimpute._dask import FIT_ROWS
 from aeimpute._files import atomic_path
+from aeimpute._validation import InputTypeError
 
 
 class InputError(Exception):
@@ -123,7 +124,7 @@ def stream_parquet(
     with atomic_path(dst) as tmp:
         writer = None
         try:
-            for batch in source.iter_batches(batch_size=batch_rows):
+            for batch in _read_batches(source, src, batch_rows):
                 # the index, if stored as a column, passes through as a plain column; the
                 # file's pandas metadata (index, dtypes) is copied to the output below
                 df = pa.Table.from_batches([batch]).to_pandas(
@@ -145,6 +146,26 @@ def stream_parquet(
             if writer is not None:
                 writer.close()
     return filled
+
+
+def _read_batches(source: Any, path: Path, batch_rows: int) -> Any:
+    """The record batches of ``source``; a part of the file that cannot be read (a corrupt
+    page, say) is an :class:`InputError` naming the file and how far reading got."""
+    import pyarrow as pa
+
+    batches = source.iter_batches(batch_size=batch_rows)
+    rows = 0
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (OSError, pa.ArrowException) as err:
+            raise InputError(
+                f"{path}: cannot be read as parquet after {rows} rows ({err}); nothing was written"
+            ) from err
+        rows += batch.num_rows
+        yield batch
 
 
 def _parquet_files(path: Path) -> list[Path]:
@@ -439,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             code = args.run(args)
-    except (InputError, ValueError, TypeError) as err:  # the estimator's checks name the problem
+    except (InputError, ValueError, InputTypeError) as err:  # the checks name the problem
         print(f"aeimpute: error: {err}", file=sys.stderr)
         return 2
     return int(code or 0)

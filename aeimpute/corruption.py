@@ -1,10 +1,21 @@
-"""Corruption processes used in training: one place for every masking/noise draw."""
+"""Corruption processes: one place for every masking and noise draw.
+
+Training hides cells (:func:`hide_cells`), whole channels (:func:`hide_channels`), channel runs
+(:func:`hide_channel_runs`) and keypoint occlusions (:func:`hide_runs`) and adds noise
+(:func:`gaussian_noise`); the observed cells held back for validation are chosen by
+:func:`split_validation` and :func:`split_validation_runs`; :mod:`aeimpute.simulate` builds its
+runs of missing rows with :func:`run_mask`. torch is imported inside the functions that use it.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 def hide_cells(
@@ -30,6 +41,8 @@ def hide_cells(
     bool tensor of shape (n_rows, n_features)
         True for the cells hidden in this draw (a subset of ``observed``).
     """
+    import torch
+
     n, p = observed.shape
     dev = observed.device
     rate = low + (high - low) * torch.rand(n, 1, generator=generator, device=dev)
@@ -41,6 +54,8 @@ def gaussian_noise(
     shape: tuple[int, ...], std: float, generator: torch.Generator, device: torch.device
 ) -> torch.Tensor:
     """Zero-mean Gaussian noise of the given standard deviation."""
+    import torch
+
     if std == 0:
         return torch.zeros(shape, device=device)
     return std * torch.randn(shape, generator=generator, device=device)
@@ -49,6 +64,8 @@ def gaussian_noise(
 def _log_uniform_int(
     shape: tuple[int, ...], low: int, high: int, generator: torch.Generator, device
 ) -> torch.Tensor:
+    import torch
+
     u = torch.rand(shape, generator=generator, device=device)
     lo, hi = math.log(low), math.log(high + 1)
     return torch.exp(lo + u * (hi - lo)).floor().long().clamp(low, high)
@@ -62,6 +79,8 @@ def _runs(
     device,
 ) -> torch.Tensor:
     """(batch, slots, time) bool: one run of the given length per slot, at a random start."""
+    import torch
+
     lengths = lengths.clamp(max=n_time)
     u = torch.rand(lengths.shape, generator=generator, device=device)
     start = (u * (n_time - lengths + 1)).floor().long()
@@ -115,6 +134,8 @@ def hide_runs(
     >>> bool(hidden.any()), bool((hidden & ~obs).any())
     (True, False)
     """
+    import torch
+
     n_batch, n_time, n_points = observed.shape
     dev = observed.device
     low, high = gap_range
@@ -178,6 +199,8 @@ def hide_channels(
     >>> bool((hidden[:, 0] == hidden[:, 1]).all())
     True
     """
+    import torch
+
     n = observed.shape[0]
     dev = observed.device
     off = torch.rand(n, n_channels, generator=generator, device=dev) < probability
@@ -221,6 +244,8 @@ def hide_channel_runs(
     >>> bool((hidden[..., 0] == hidden[..., 1]).all()), bool(hidden[..., 2].any())
     (True, True)
     """
+    import torch
+
     n_batch, n_time, _ = observed.shape
     dev = observed.device
     low = max(1, min(run_range[0], n_time))
@@ -230,3 +255,100 @@ def hide_channel_runs(
     active = torch.rand(n_batch, n_channels, generator=generator, device=dev) < probability
     off = runs & active[..., None]
     return off[:, channel_of_feature, :].transpose(1, 2) & observed
+
+
+def run_mask(
+    n: int,
+    target: float,
+    length: tuple[int, int],
+    gen: np.random.Generator,
+    taken: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boolean vector of length ``n`` with runs of True covering about ``target`` cells.
+
+    Runs of a length drawn uniformly from ``length`` (inclusive) are placed
+    at random starts until ``target`` cells are covered; ``taken`` marks
+    cells already covered.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = run_mask(100, 30, (5, 10), np.random.default_rng(0))
+    >>> bool(mask.sum() >= 30)
+    True
+    """
+    lo, hi = length
+    out = np.zeros(n, dtype=bool) if taken is None else taken.copy()
+    for _ in range(100 * n):
+        if out.sum() >= target:
+            break
+        L = int(gen.integers(lo, hi + 1))
+        start = int(gen.integers(0, max(1, n - L + 1)))
+        out[start : start + L] = True
+    return out
+
+
+#: most rows that hold back validation cells: beyond this, a random subset of rows does, so
+#: the validation pass (every ``eval_every`` steps) costs the same on 10^5 or 10^7 rows
+VALIDATION_ROWS = 20_000
+
+
+#: fewest held-back cells to hold any back (they also fit the neighbour blend's weights)
+HELD_MIN_CELLS = 40
+#: fewest held-back cells for their error to drive early stopping (fewer: too noisy, the
+#: row-wise network then trains its whole schedule)
+EARLY_STOP_MIN_CELLS = 100
+
+
+def split_validation(
+    observed: np.ndarray,
+    fraction: float,
+    rng: np.random.Generator,
+    min_cells: int = HELD_MIN_CELLS,
+    max_rows: int = VALIDATION_ROWS,
+) -> np.ndarray:
+    """Choose observed cells to hold back for validation (never a row's last one).
+
+    Each observed cell is held back with probability ``fraction``; in a
+    table of more than ``max_rows`` rows, only within ``max_rows`` rows
+    drawn at random.
+    """
+    val = np.zeros_like(observed)
+    n = observed.shape[0]
+    rows = np.sort(rng.choice(n, size=max_rows, replace=False)) if n > max_rows else slice(None)
+    sub = observed[rows]
+    if fraction <= 0 or sub.sum() * fraction < min_cells:
+        return val
+    val[rows] = sub & (rng.random(sub.shape) < fraction)
+    # keep at least one observed cell per row for training
+    emptied = observed.any(axis=1) & ~(observed & ~val).any(axis=1)
+    val[emptied] = False
+    return val
+
+
+def split_validation_runs(
+    observed: np.ndarray,
+    fraction: float,
+    rng: np.random.Generator,
+    channel_of_feature: np.ndarray,
+    run_range: tuple[int, int],
+    min_cells: int = 100,
+) -> np.ndarray:
+    """Hold back cells of a time-ordered table: half single cells, half channel outages.
+
+    The outages are runs of consecutive rows in which all of a channel's
+    observed cells are held back, so that early stopping judges the model
+    on the kind of gap it is trained to fill.
+    """
+    val = np.zeros_like(observed)
+    n = observed.shape[0]
+    if fraction <= 0 or observed.sum() * fraction < min_cells:
+        return val
+    val = observed & (rng.random(observed.shape) < fraction / 2)
+    low, high = run_range
+    high = max(low, min(high, n))
+    for k in range(int(channel_of_feature.max()) + 1):
+        cols = np.flatnonzero(channel_of_feature == k)
+        rows = run_mask(n, fraction / 2 * n, (low, high), rng)
+        val[np.ix_(rows, cols)] |= observed[np.ix_(rows, cols)]
+    return val

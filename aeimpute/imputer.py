@@ -22,11 +22,13 @@ from aeimpute.scaling import ObservedScaler
 from aeimpute.schema import (
     ColumnSpec,
     Layout,
+    conform_empty_columns,
     decode,
     decode_label,
     encode,
     encode_label,
     infer_schema,
+    restore_dtypes,
 )
 
 _CONSTRAINTS = {
@@ -254,6 +256,12 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         Training history of each network (losses, best step).
     precision_ : str
         ``"bfloat16"`` or ``"float32"``: the format training ran in.
+    networks_ : aeimpute.network.Networks
+        The trained networks (``n_models`` of them; predictions are averaged).
+    blend_ : aeimpute.blend.Blend
+        The simpler estimates blended with the networks' and their fitted
+        weights, by name (``blend_.weights``, e.g. ``{"neighbors": 0.35,
+        "trees": 0.4}``); empty when none earned a weight.
     n_neighbors_ : int
         Neighbours used by the blend (0: none; the linear part may still apply).
     neighbor_weight_ : float
@@ -576,6 +584,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             self._check_fitted()
             return _dask.transform(self, X)
         df, kind, order = self._prepare(X)
+        df, retype = conform_empty_columns(df, self._layout)
         z, observed, fill = self._encode(df)
         rows = fill.any(axis=1)  # the row-wise model need not run on complete rows
         if self.temporal_ or rows.all():
@@ -584,7 +593,7 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
             pred = np.zeros_like(z)
             pred[rows] = self._predict(z[rows], observed[rows])
         pred = self._scaler.inverse_transform(pred, copy=False)
-        out = decode(df, self._layout, pred, fill, self.clip)
+        out = restore_dtypes(decode(df, self._layout, pred, fill, self.clip), retype)
         return self._restore(out, kind, order, X)
 
     def encode(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
@@ -648,13 +657,17 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         """
         v.check_params({"n": n}, {"n": v.int_in(1, 10_000)})
         df, kind, order = self._prepare(X)
+        df, retype = conform_empty_columns(df, self._layout)
         z, observed, fill = self._encode(df)
         mean = self._predict(z, observed)
         rng = np.random.default_rng(self.seed_ + 2)
         draws = draw_completions(mean, self._layout.heads(), self.residual_scale_, rng, n)
         return [
             self._restore(
-                decode(df, self._layout, self._scaler.inverse_transform(d), fill, self.clip),
+                restore_dtypes(
+                    decode(df, self._layout, self._scaler.inverse_transform(d), fill, self.clip),
+                    retype,
+                ),
                 kind,
                 order,
                 X,

@@ -12,15 +12,13 @@ import warnings
 import numpy as np
 import torch
 
-from aeimpute.corruption import hide_cells
+from aeimpute.corruption import hide_cells, split_validation, split_validation_runs
 from aeimpute.nn import DenoisingAutoencoder, TemporalDenoiser
 from aeimpute.runtime import native_bfloat16, session
 from aeimpute.training import (
     Heads,
     TrainConfig,
     expand_mask,
-    split_validation,
-    split_validation_runs,
     train,
     train_temporal,
 )

@@ -164,7 +164,9 @@ def read(path: str | os.PathLike, estimator: str) -> tuple[dict, dict]:
         )
     held = envelope.get("estimator")
     if held != estimator:
-        raise ModelFileError(f"{path} holds a {held}, not a {estimator}; use {held}.load")
+        raise ModelFileError(
+            f"{path} was saved by {held}.save, not {estimator}.save; use {held}.load"
+        )
     if hashlib.sha256(weights).hexdigest() != envelope.get("weights_sha256"):
         raise ModelFileError(f"{path}: the weights do not match their checksum (file altered)")
     with restoring(path):

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aeimpute._validation import InputTypeError
+
 KINDS = ("numeric", "integer", "binary", "categorical", "passthrough")
 MODELLED = ("numeric", "integer", "binary", "categorical")
 
@@ -110,7 +112,7 @@ def encode_label(v: Any) -> Any:
         return v
     if isinstance(v, tuple):
         return {"tuple": [encode_label(x) for x in v]}
-    raise TypeError(
+    raise InputTypeError(
         f"cannot save label {v!r} of type {type(v).__name__}: only str, int, float, "
         "bool and tuples of these can be saved"
     )
@@ -169,7 +171,7 @@ def infer_kind(col: pd.Series) -> str:
         if _is_number_like(observed):
             return "numeric"
         return "categorical"
-    raise TypeError(
+    raise InputTypeError(
         f"column {col.name!r} has dtype {dtype}, which aeimpute cannot model; "
         "convert it or pass column_kinds={...: 'passthrough'}"
     )
@@ -178,7 +180,7 @@ def infer_kind(col: pd.Series) -> str:
 def _sorted_levels(values: pd.Series) -> list:
     bad = [v for v in values if not isinstance(v, (str, numbers.Number, bool, np.bool_))]
     if bad:
-        raise TypeError(
+        raise InputTypeError(
             f"column {values.name!r} holds a value of type {type(bad[0]).__name__}; each "
             "argument must be a string or a number (or missing)"
         )
@@ -203,7 +205,7 @@ def numeric_values(col: pd.Series, name: Any, context: str) -> np.ndarray:
     try:
         vals = _as_float(col)
     except (ValueError, TypeError) as err:
-        raise TypeError(f"column {name!r} {context} but holds non-numeric values") from err
+        raise InputTypeError(f"column {name!r} {context} but holds non-numeric values") from err
     if np.isinf(vals).any():
         raise ValueError(
             f"column {name!r} contains infinite values; replace them with NaN "
@@ -358,6 +360,57 @@ def encode(df: pd.DataFrame, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
             block[~ok] = np.nan
             values[:, sl] = block
     return values, observed
+
+
+def _holder_dtype(spec: ColumnSpec) -> tuple[Any, Any]:
+    """``(dtype that holds missing cells, dtype to return)`` of a column typed as at fit."""
+    if spec.dtype == "category":
+        dtype = pd.CategoricalDtype(spec.levels or [])
+        return dtype, dtype
+    final = pd.api.types.pandas_dtype(spec.dtype)
+    if final == np.dtype(bool):
+        return pd.BooleanDtype(), final
+    if final.kind in "iu" and not isinstance(final, pd.api.extensions.ExtensionDtype):
+        return pd.Int64Dtype(), final
+    return final, final
+
+
+def conform_empty_columns(df: pd.DataFrame, layout: Layout) -> tuple[pd.DataFrame, dict]:
+    """Give entirely missing modelled columns the dtype they had at fit.
+
+    pandas types a column with no value as float64 (or object), as in CSV
+    chunks and single edited rows: such a column is imputed as its training
+    kind. Returns the frame (a shallow copy when a column changed; ``df``
+    itself is never modified) and ``{position: dtype}`` of the columns to
+    cast back after filling (:func:`restore_dtypes`).
+    """
+    out, finals = df, {}
+    for i in layout.modelled:
+        spec = layout.specs[i]
+        col = df.iloc[:, i]
+        if str(col.dtype) == spec.dtype or not col.isna().all():
+            continue
+        try:
+            holder, final = _holder_dtype(spec)
+            new = pd.Series(pd.array([None] * len(col), dtype=holder), index=col.index,
+                            name=col.name)  # fmt: skip
+        except (TypeError, ValueError):  # a training dtype pandas cannot rebuild: leave it
+            continue
+        if out is df:
+            out = df.copy(deep=False)
+        out.isetitem(i, new)
+        if final != holder:
+            finals[i] = final
+    return out, finals
+
+
+def restore_dtypes(df: pd.DataFrame, finals: dict) -> pd.DataFrame:
+    """Cast the columns :func:`conform_empty_columns` widened back, where nothing is missing."""
+    for i, dtype in finals.items():
+        col = df.iloc[:, i]
+        if not col.isna().any():
+            df.isetitem(i, col.astype(dtype))
+    return df
 
 
 def decode(

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aeimpute._validation import InputTypeError
+from aeimpute.corruption import run_mask
+
 __all__ = [
     "mcar",
     "mar",
@@ -31,16 +34,16 @@ def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
         return rng
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy Generator, an int seed or None; got {rng!r}")
+    raise InputTypeError(f"rng must be a numpy Generator, an int seed or None; got {rng!r}")
 
 
 def _check(X: Any, rate: float) -> None:
     if not isinstance(X, (pd.DataFrame, np.ndarray)) or np.ndim(X) != 2:
-        raise TypeError("X must be a DataFrame or a 2-D numpy array")
+        raise InputTypeError("X must be a DataFrame or a 2-D numpy array")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X is empty (shape {X.shape})")
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)):
-        raise TypeError(f"rate must be a number in (0, 1); got {rate!r}")
+        raise InputTypeError(f"rate must be a number in (0, 1); got {rate!r}")
     if not 0 < rate < 1:
         raise ValueError(f"rate must be in (0, 1); got {rate!r}")
 
@@ -49,7 +52,7 @@ def _numeric(X: Any) -> np.ndarray:
     try:
         M = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
     except (TypeError, ValueError) as err:
-        raise TypeError("this mechanism needs numeric columns") from err
+        raise InputTypeError("this mechanism needs numeric columns") from err
     if np.isnan(M).any():
         raise ValueError("X must be complete (no missing values) to simulate missingness")
     return M
@@ -196,25 +199,6 @@ def mnar(
     return apply_mask(X, mask), mask
 
 
-def _runs(
-    n: int,
-    target: float,
-    length: tuple[int, int],
-    gen: np.random.Generator,
-    taken: np.ndarray | None = None,
-) -> np.ndarray:
-    """Boolean vector of length ``n`` with runs of True covering about ``target`` cells."""
-    lo, hi = length
-    out = np.zeros(n, dtype=bool) if taken is None else taken.copy()
-    for _ in range(100 * n):
-        if out.sum() >= target:
-            break
-        L = int(gen.integers(lo, hi + 1))
-        start = int(gen.integers(0, max(1, n - L + 1)))
-        out[start : start + L] = True
-    return out
-
-
 def _check_length(length: Any, name: str, n: int) -> tuple[int, int]:
     if (
         not isinstance(length, (tuple, list))
@@ -287,7 +271,7 @@ def channel_blocks(
     gen = _rng(rng)
     mask = np.zeros(X.shape, dtype=bool)
     for pos in positions:
-        rows = _runs(n, int(round(rate * n)), (lo, hi), gen)
+        rows = run_mask(n, int(round(rate * n)), (lo, hi), gen)
         mask[np.ix_(rows, pos)] = True
     return apply_mask(X, mask), mask
 
@@ -338,7 +322,7 @@ def temporal_gaps(
     gen = _rng(rng)
     mask = np.zeros(X.shape, dtype=bool)
     for j in pos:
-        mask[:, j] = _runs(n, int(round(rate * n)), (lo, hi), gen)
+        mask[:, j] = run_mask(n, int(round(rate * n)), (lo, hi), gen)
     return apply_mask(X, mask), mask
 
 

@@ -13,7 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aeimpute.corruption import gaussian_noise, hide_cells, hide_channel_runs, hide_channels
+from aeimpute.corruption import (
+    EARLY_STOP_MIN_CELLS,
+    gaussian_noise,
+    hide_cells,
+    hide_channel_runs,
+    hide_channels,
+)
 from aeimpute.nn import DenoisingAutoencoder
 
 
@@ -137,21 +143,6 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def native_bfloat16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 matrix products natively (faster than float32).
-
-    On the CPU that takes AVX-512 BF16 or AMX instructions; without them bfloat16 is
-    emulated and slower. On CUDA it takes compute capability 8.0 (Ampere) or newer.
-    """
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.get_device_properties(device).major >= 8
-    if device.type != "cpu":
-        return False
-    cpu = torch.cpu
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
-
-
 def _adamw(params: list[torch.nn.Parameter], lr: float, weight_decay: float):
     """AdamW with its fused kernel (one kernel a step instead of a loop over the parameters)
     where this torch has one for the parameters' device (CPU from torch 2.4, CUDA); the same
@@ -160,55 +151,6 @@ def _adamw(params: list[torch.nn.Parameter], lr: float, weight_decay: float):
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
     except RuntimeError:  # no fused kernel for this device in this torch
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``torch.set_num_threads(n)``, restoring the old value."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-#: most rows that hold back validation cells: beyond this, a random subset of rows does, so
-#: the validation pass (every ``eval_every`` steps) costs the same on 10^5 or 10^7 rows
-VALIDATION_ROWS = 20_000
-
-
-#: fewest held-back cells to hold any back (they also fit the neighbour blend's weights)
-HELD_MIN_CELLS = 40
-#: fewest held-back cells for their error to drive early stopping (fewer: too noisy, the
-#: row-wise network then trains its whole schedule)
-EARLY_STOP_MIN_CELLS = 100
-
-
-def split_validation(
-    observed: np.ndarray,
-    fraction: float,
-    rng: np.random.Generator,
-    min_cells: int = HELD_MIN_CELLS,
-    max_rows: int = VALIDATION_ROWS,
-) -> np.ndarray:
-    """Choose observed cells to hold back for validation (never a row's last one).
-
-    Each observed cell is held back with probability ``fraction``; in a
-    table of more than ``max_rows`` rows, only within ``max_rows`` rows
-    drawn at random.
-    """
-    val = np.zeros_like(observed)
-    n = observed.shape[0]
-    rows = np.sort(rng.choice(n, size=max_rows, replace=False)) if n > max_rows else slice(None)
-    sub = observed[rows]
-    if fraction <= 0 or sub.sum() * fraction < min_cells:
-        return val
-    val[rows] = sub & (rng.random(sub.shape) < fraction)
-    # keep at least one observed cell per row for training
-    emptied = observed.any(axis=1) & ~(observed & ~val).any(axis=1)
-    val[emptied] = False
-    return val
 
 
 def optimise(
@@ -280,6 +222,11 @@ def optimise(
                 model.eval()
                 with torch.no_grad():
                     v = validate()
+                if not math.isfinite(v):  # never "not better": a NaN would stop nothing
+                    raise TrainingDivergedError(
+                        f"the validation loss became {v} at step {step + 1} (the training loss "
+                        f"was {loss.item()}); {diverged_hint}"
+                    )
                 history["val_loss"].append((step + 1, v))
                 if progress is not None:
                     progress.set_postfix(val=f"{v:.4f}")
@@ -411,36 +358,6 @@ def _channel_index(
         return None, 0
     codes = torch.as_tensor(channel_of_feature, dtype=torch.long, device=device)
     return codes, int(codes.max()) + 1
-
-
-def split_validation_runs(
-    observed: np.ndarray,
-    fraction: float,
-    rng: np.random.Generator,
-    channel_of_feature: np.ndarray,
-    run_range: tuple[int, int],
-    min_cells: int = 100,
-) -> np.ndarray:
-    """Hold back cells of a time-ordered table: half single cells, half channel outages.
-
-    The outages are runs of consecutive rows in which all of a channel's
-    observed cells are held back, so that early stopping judges the model
-    on the kind of gap it is trained to fill.
-    """
-    val = np.zeros_like(observed)
-    n = observed.shape[0]
-    if fraction <= 0 or observed.sum() * fraction < min_cells:
-        return val
-    from aeimpute.simulate import _runs
-
-    val = observed & (rng.random(observed.shape) < fraction / 2)
-    low, high = run_range
-    high = max(low, min(high, n))
-    for k in range(int(channel_of_feature.max()) + 1):
-        cols = np.flatnonzero(channel_of_feature == k)
-        rows = _runs(n, fraction / 2 * n, (low, high), rng)
-        val[np.ix_(rows, cols)] |= observed[np.ix_(rows, cols)]
-    return val
 
 
 def train_temporal(

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from aeimpute.training import native_bfloat16
+    from aeimpute.runtime import native_bfloat16
 
     torch.set_num_threads(1)
     native = native_bfloat16(torch.device("cpu"))

@@ -239,3 +239,42 @@ def test_fit_from_a_parquet_folder_streams_a_seeded_sample(tmp_path, capsys):
     assert main(["transform", str(model), str(folder / "part0.parquet"), "-o", str(out)]) == 0
     filled = pd.read_parquet(out)
     assert filled.index.equals(parts[0].index) and not filled.isna().any().any()
+
+
+def test_a_corrupt_part_of_a_parquet_stream_exits_2_and_writes_nothing(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(2000, 3)), columns=list("abc")).mask(
+        rng.random((2000, 3)) < 0.1
+    )
+    src, dst = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(pa.Table.from_pandas(df), src, row_group_size=1000)
+    model = tmp_path / "m.aeimpute"
+    assert main(["fit", str(src), "-o", str(model), *FAST]) == 0
+    # break the page header of the second row group: the first one still reads
+    offset = pq.ParquetFile(src).metadata.row_group(1).column(0).data_page_offset
+    data = bytearray(src.read_bytes())
+    data[offset : offset + 12] = b"\xff" * 12
+    src.write_bytes(bytes(data))
+    capsys.readouterr()
+    code = main(["transform", str(model), str(src), "-o", str(dst), "--batch-rows", "500"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        f"{src}: cannot be read as parquet after 1000 rows" in err and "nothing was written" in err
+    )
+    assert list(tmp_path.glob("out.parquet*")) == []
+
+
+def test_a_programming_error_is_not_reported_as_bad_input(table, tmp_path, monkeypatch):
+    """Only the library's own input checks exit 2; a TypeError from a bug keeps its traceback."""
+    import aeimpute.cli as cli
+
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported operand type(s)")
+
+    monkeypatch.setattr(cli, "_fill", broken)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        main(["fit-transform", str(table[1]), "-o", str(tmp_path / "out.csv"), *FAST])

@@ -126,3 +126,15 @@ def test_huge_learning_rate_does_not_return_nan():
     except TrainingDivergedError:
         return
     assert np.isfinite(out).all()
+
+
+def test_nan_validation_loss_is_an_error_not_a_silent_stop(monkeypatch):
+    """A NaN validation loss is never "better", so it used to be skipped silently."""
+    from aeimpute import training
+
+    monkeypatch.setattr(training, "_validation_loss", lambda *args: float("nan"))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 6))  # enough held-back cells for early stopping
+    X[rng.random(X.shape) < 0.1] = np.nan
+    with pytest.raises(TrainingDivergedError, match="validation loss became nan at step 20"):
+        Imputer(**FAST, random_state=0).fit(X)

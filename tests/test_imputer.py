@@ -188,7 +188,7 @@ def test_few_held_back_cells_fit_the_blend_without_early_stopping(monkeypatch):
 
 
 def test_validation_cells_come_from_a_bounded_row_sample():
-    from aeimpute.training import split_validation
+    from aeimpute.corruption import split_validation
 
     observed = np.random.default_rng(1).random((5000, 6)) < 0.8
     small = split_validation(observed, 0.1, np.random.default_rng(0), max_rows=5000)
@@ -309,3 +309,69 @@ def test_adamw_falls_back_where_no_fused_kernel(monkeypatch):
 
     monkeypatch.setattr(torch.optim, "AdamW", no_fused)
     assert not training._adamw(params, 1e-3, 0.0).defaults.get("fused")
+
+
+def test_concurrent_fits_leave_the_thread_count_as_it_was(numeric):
+    """torch's thread count is one per process: overlapping fits must not leave theirs behind."""
+    import threading
+
+    import torch
+
+    before = torch.get_num_threads()
+    errors = []
+
+    def fit(threads):
+        try:
+            Imputer(**FAST, n_threads=threads, random_state=0).fit_transform(numeric)
+        except Exception as err:  # noqa: BLE001  (reported below)
+            errors.append(err)
+
+    workers = [threading.Thread(target=fit, args=(n,)) for n in (1, 2, 1)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == [] and torch.get_num_threads() == before
+
+
+def test_torch_threads_restores_only_after_the_last_overlapping_block():
+    import torch
+
+    from aeimpute.runtime import torch_threads
+
+    before = torch.get_num_threads()
+    outer = torch_threads(2)
+    outer.__enter__()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 2  # the largest count asked for by a running block
+    assert torch.get_num_threads() == 2  # the outer block still runs
+    outer.__exit__(None, None, None)
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("method", ["transform", "sample"])
+def test_a_batch_with_an_entirely_missing_column_keeps_the_training_kind(mixed, method):
+    """pandas types a column with no value float64 (CSV chunks, single edited rows)."""
+    imp = Imputer(**FAST, random_state=0).fit(mixed)
+    batch = mixed.iloc[:6].copy()
+    emptied = ["x", "count", "flag", "colour", "size", "obj"]
+    for col in emptied:
+        batch[col] = np.nan
+    assert (batch[emptied].dtypes == "float64").all()
+    out = imp.transform(batch) if method == "transform" else imp.sample(batch, n=1)[0]
+    pd.testing.assert_series_equal(out.dtypes, mixed.dtypes)
+    assert not out[emptied].isna().any().any()
+    assert set(out["colour"]) <= {"red", "green", "blue"}
+    assert set(out["size"]) <= {"S", "M", "L"}
+    assert batch["colour"].isna().all()  # the input is not modified
+
+
+def test_an_entirely_missing_batch_column_of_numpy_bool_and_int_returns_them():
+    df = pd.DataFrame({"b": np.arange(40) % 2 == 0, "i": np.arange(40), "x": np.linspace(0, 1, 40)})
+    df.loc[3, "x"] = np.nan
+    imp = Imputer(**FAST, random_state=0).fit(df)
+    batch = df.iloc[:4].copy()
+    batch["b"], batch["i"] = np.nan, np.nan
+    out = imp.transform(batch)
+    assert out["b"].dtype == bool and out["i"].dtype == np.int64
+    np.testing.assert_array_equal(out["x"][:3], batch["x"][:3])  # observed: untouched

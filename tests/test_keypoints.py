@@ -340,7 +340,7 @@ def test_save_load_gives_the_same_output(tmp_path, poses):
     imp.save(path)
     back = KeypointImputer.load(path)
     assert np.array_equal(back.transform(damaged), imp.transform(damaged))
-    with pytest.raises(ModelFileError, match="holds a KeypointImputer"):
+    with pytest.raises(ModelFileError, match="saved by KeypointImputer.save"):
         Imputer.load(path)
 
 
@@ -391,3 +391,36 @@ def test_transform_checks_the_model(poses):
     with pytest.warns(UserWarning, match="no observed point"):
         out = imp.transform(empty)
     assert np.isnan(out[:, 1]).all() and not np.isnan(out[:, 0]).any()
+
+
+def test_tampered_or_foreign_keypoint_model_files_are_refused(tmp_path, poses):
+    import json
+    import zipfile
+
+    damaged, _ = _holes(poses)
+    imp = KeypointImputer(**FAST).fit(damaged)
+    path = tmp_path / "kp.aeimpute"
+    imp.save(path)
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read("meta.json"))
+        weights = zf.read("weights.pt")
+    altered = bytearray(weights)
+    altered[-20] ^= 0xFF
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("meta.json", json.dumps(meta))
+        zf.writestr("weights.pt", bytes(altered))
+    with pytest.raises(ModelFileError, match="checksum"):
+        KeypointImputer.load(path)
+    table = Imputer(max_steps=5, random_state=0).fit(pd.DataFrame({"a": [1.0, 2, np.nan, 4]}))
+    table.save(tmp_path / "table.aeimpute")
+    with pytest.raises(ModelFileError, match="saved by Imputer.save, not KeypointImputer"):
+        KeypointImputer.load(tmp_path / "table.aeimpute")
+
+
+def test_keypoint_model_loads_onto_a_chosen_device(tmp_path, poses):
+    damaged, _ = _holes(poses)
+    imp = KeypointImputer(**FAST).fit(damaged)
+    imp.save(tmp_path / "kp")
+    back = KeypointImputer.load(tmp_path / "kp", device="cpu")
+    assert back.device == "cpu" and back.get_params()["gap_range"] == (1, 60)
+    np.testing.assert_array_equal(back.transform(damaged), imp.transform(damaged))

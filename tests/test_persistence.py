@@ -118,3 +118,77 @@ def fitted_version():
     from aeimpute import __version__
 
     return __version__
+
+
+def _set_saved_param(path, name, value):
+    """Rewrite one saved constructor parameter (checksum untouched: it covers the weights)."""
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read("meta.json"))
+        weights = zf.read("weights.pt")
+    meta["state"]["params"][name] = value
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("meta.json", json.dumps(meta))
+        zf.writestr("weights.pt", weights)
+
+
+def test_model_saved_for_an_absent_device_loads_on_the_cpu(fitted, mixed, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: a CUDA model loads as it is")
+    path = tmp_path / "m"
+    fitted.save(path)
+    _set_saved_param(path, "device", "cuda")  # as written by a fit on a GPU machine
+    with pytest.raises(ValueError, match="saved with device='cuda'.*device='cpu'") as err:
+        Imputer.load(path)
+    assert not isinstance(err.value, ModelFileError)  # the file is fine; the device is not
+    loaded = Imputer.load(path, device="cpu")
+    assert loaded.device == "cpu" and loaded.device_ == "cpu"
+    pd.testing.assert_frame_equal(loaded.transform(mixed), fitted.transform(mixed))
+
+
+def test_column_kinds_channels_and_a_random_state_object_survive(tmp_path):
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(rng.normal(size=(60, 4)), columns=["a", "b", ("t", 1), 7])
+    df["k"] = rng.integers(0, 5, 60).astype(float)
+    df = df.mask(rng.random(df.shape) < 0.15)
+    params = {
+        "column_kinds": {"k": "integer"},
+        "channels": {"pair": ["a", "b"], ("grp", 2): [("t", 1), 7]},
+        "random_state": np.random.RandomState(0),
+    }
+    imp = Imputer(**FAST, **params).fit(df)
+    imp.save(tmp_path / "m")
+    back = Imputer.load(tmp_path / "m")
+    assert back.column_kinds == {"k": "integer"}
+    assert back.channels == params["channels"]
+    assert back.channels_ == imp.channels_
+    assert back.random_state is None and back.seed_ == imp.seed_  # the drawn seed is kept
+    out = back.transform(df)
+    pd.testing.assert_frame_equal(out, imp.transform(df))
+    assert (out["k"].dropna() == out["k"].dropna().round()).all()
+
+
+def test_blend_survives_with_every_candidate(tmp_path):
+    from conftest import make_mixed
+
+    df = make_mixed(n=300, seed=4)
+    imp = Imputer(**{**FAST, "max_steps": 60}, validation_fraction=0.2, random_state=0).fit(df)
+    imp.save(tmp_path / "m")
+    back = Imputer.load(tmp_path / "m")
+    assert back.blend_.weights == imp.blend_.weights
+    pd.testing.assert_frame_equal(back.transform(df), imp.transform(df))
+
+
+def test_missing_state_entry_is_a_model_file_error(fitted, tmp_path):
+    path = tmp_path / "m"
+    fitted.save(path)
+    with zipfile.ZipFile(path) as zf:
+        meta = json.loads(zf.read("meta.json"))
+        weights = zf.read("weights.pt")
+    del meta["state"]["scaler"]
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("meta.json", json.dumps(meta))
+        zf.writestr("weights.pt", weights)
+    with pytest.raises(ModelFileError, match="content is invalid.*scaler"):
+        Imputer.load(path)

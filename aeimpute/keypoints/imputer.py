@@ -209,7 +209,7 @@ class KeypointImputer(BaseEstimator):
             try:
                 arr = np.asarray(xy, dtype=np.float64)
             except (TypeError, ValueError) as err:
-                raise TypeError(
+                raise v.InputTypeError(
                     f"xy must be a numeric array or a PoseData; got {type(xy).__name__}"
                 ) from err
         if arr.ndim not in (3, 4) or arr.shape[-1] != 2:
