@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from typing import Any
 
@@ -17,7 +16,8 @@ from aeimpute import _validation as v
 from aeimpute._frame import FrameIOMixin
 from aeimpute.blend import MAX_ROWS as MAX_BLEND_ROWS
 from aeimpute.neighbors import DEFAULT_K
-from aeimpute.runtime import device_for_loading, resolve_device
+from aeimpute.persistence import ModelFileMixin, json_params, params_from_json
+from aeimpute.runtime import resolve_device
 from aeimpute.scaling import ObservedScaler
 from aeimpute.schema import (
     ColumnSpec,
@@ -79,7 +79,7 @@ _CONSTRAINTS = {
 }
 
 
-class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
+class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
     """Fill missing values with a denoising autoencoder.
 
     The model sees each row's observed cells beside a mask of which cells
@@ -683,54 +683,40 @@ class Imputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> None:
-        """Save the fitted model to ``path`` (a zip of JSON metadata and tensors).
+    # save(path) and load(path, device=None) come from ModelFileMixin
+    @staticmethod
+    def _params_to_json(params: dict) -> dict:
+        """Constructor parameters as JSON (column labels encoded, see :func:`encode_label`)."""
+        out = json_params(params, tuples=("mask_rate",))
+        if out.get("column_kinds") is not None:
+            out["column_kinds"] = [[encode_label(k), v] for k, v in out["column_kinds"].items()]
+        if isinstance(out.get("channels"), dict):
+            out["channels"] = {
+                "groups": [
+                    [encode_label(k), [encode_label(c) for c in cols]]
+                    for k, cols in out["channels"].items()
+                ]
+            }
+        return out
 
-        No pickle is used: :meth:`load` reads the tensors with
-        ``torch.load(..., weights_only=True)``.
-        """
-        from aeimpute import persistence
-
-        self._check_fitted()
-        persistence.write(path, "Imputer", *self._get_state())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, device: str | None = None) -> Imputer:
-        """Load a model written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : str, optional
-            Where to put the model (``"cpu"``, ``"cuda"``, ``"auto"``);
-            it becomes the loaded estimator's ``device`` parameter. By
-            default the ``device`` it was saved with, so a model fitted
-            with ``device="cuda"`` loads on a CPU-only machine with
-            ``device="cpu"``.
-
-        Raises
-        ------
-        ModelFileError
-            The file is not a readable model file of this version.
-        """
-        from aeimpute import persistence
-
-        meta, tensors = persistence.read(path, "Imputer")
-        with persistence.restoring(path):
-            params = _params_from_json(meta["params"])
-        if device is not None:
-            params["device"] = device
-        est = cls(**params)
-        dev = device_for_loading(est.device, path)
-        with persistence.restoring(path):
-            est._set_state(meta, tensors, dev)
-        return est
+    @staticmethod
+    def _params_from_json(params: dict) -> dict:
+        """Inverse of :meth:`_params_to_json`."""
+        out = params_from_json(params, tuples=("mask_rate",))
+        if out.get("column_kinds") is not None:
+            out["column_kinds"] = {decode_label(k): v for k, v in out["column_kinds"]}
+        if isinstance(out.get("channels"), dict):
+            groups = out["channels"]["groups"]
+            out["channels"] = {
+                decode_label(k): [decode_label(c) for c in cols] for k, cols in groups
+            }
+        return out
 
     def _get_state(self) -> tuple[dict, dict]:
         """``(meta, tensors)``: everything fit learned, for :mod:`aeimpute.persistence`."""
         blend_meta, blend_tensors = self.blend_.state()
         meta = {
-            "params": _params_to_json(self.get_params(deep=False)),
+            "params": self._params_to_json(self.get_params(deep=False)),
             "schema": [s.to_json() for s in self.schema_],
             "columns": [encode_label(c) for c in self.columns_],
             "input_kind": self.input_kind_,
@@ -907,36 +893,6 @@ def _use_temporal(option: str | bool, df: pd.DataFrame) -> bool:
     if option:
         _check_time_order(df)
     return bool(option)
-
-
-def _params_to_json(params: dict) -> dict:
-    """Constructor parameters as JSON (column labels encoded, see :func:`encode_label`)."""
-    from aeimpute.persistence import json_params
-
-    out = json_params(params, tuples=("mask_rate",))
-    if out.get("column_kinds") is not None:
-        out["column_kinds"] = [[encode_label(k), v] for k, v in out["column_kinds"].items()]
-    if isinstance(out.get("channels"), dict):
-        out["channels"] = {
-            "groups": [
-                [encode_label(k), [encode_label(c) for c in cols]]
-                for k, cols in out["channels"].items()
-            ]
-        }
-    return out
-
-
-def _params_from_json(params: dict) -> dict:
-    """Inverse of :func:`_params_to_json`."""
-    from aeimpute.persistence import params_from_json
-
-    out = params_from_json(params, tuples=("mask_rate",))
-    if out.get("column_kinds") is not None:
-        out["column_kinds"] = {decode_label(k): v for k, v in out["column_kinds"]}
-    if isinstance(out.get("channels"), dict):
-        groups = out["channels"]["groups"]
-        out["channels"] = {decode_label(k): [decode_label(c) for c in cols] for k, cols in groups}
-    return out
 
 
 def draw_completions(

@@ -178,6 +178,58 @@ def read(path: str | os.PathLike, estimator: str) -> tuple[dict, dict]:
     return envelope["state"], tensors
 
 
+class ModelFileMixin:
+    """``save`` / ``load`` for an estimator that gives and takes its own state.
+
+    The estimator provides ``_get_state() -> (meta, tensors)`` with its
+    constructor parameters as JSON under ``meta["params"]``
+    (``_params_to_json``), ``_params_from_json`` (the inverse), and
+    ``_set_state(meta, tensors, device)``. The file names the class that
+    wrote it, and only that class loads it.
+    """
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted model to ``path`` (a zip of JSON metadata and tensors).
+
+        No pickle is used: :meth:`load` reads the tensors with
+        ``torch.load(..., weights_only=True)``.
+        """
+        self._check_fitted()
+        write(path, type(self).__name__, *self._get_state())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> Any:
+        """Load a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, optional
+            Where to put the model (``"cpu"``, ``"cuda"``, ``"auto"``); it
+            becomes the loaded estimator's ``device`` parameter. By default
+            the ``device`` it was saved with, so a model fitted with
+            ``device="cuda"`` loads on a CPU-only machine with
+            ``device="cpu"``.
+
+        Raises
+        ------
+        ModelFileError
+            The file is not a readable model file of this class and version.
+        """
+        from aeimpute.runtime import device_for_loading
+
+        meta, tensors = read(path, cls.__name__)
+        with restoring(path):
+            params = cls._params_from_json(meta["params"])
+        if device is not None:
+            params["device"] = device
+        est = cls(**params)
+        resolved = device_for_loading(est.device, path)
+        with restoring(path):
+            est._set_state(meta, tensors, resolved)
+        return est
+
+
 @contextlib.contextmanager
 def restoring(path: str | os.PathLike) -> Iterator[None]:
     """Turn what a malformed state raises while an estimator rebuilds itself into

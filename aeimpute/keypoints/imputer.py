@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from typing import Any
 
@@ -14,7 +13,8 @@ from sklearn.utils import check_random_state
 
 from aeimpute import _validation as v
 from aeimpute.keypoints.io import PoseData
-from aeimpute.runtime import device_for_loading, resolve_device
+from aeimpute.persistence import ModelFileMixin, json_params, params_from_json
+from aeimpute.runtime import resolve_device
 
 _CONSTRAINTS = {
     "window": v.int_in(8),
@@ -56,7 +56,7 @@ def _n_blocks(window: int) -> int:
     return max(1, int(math.floor(math.log2(window + 1))) - 1)
 
 
-class KeypointImputer(BaseEstimator):
+class KeypointImputer(ModelFileMixin, BaseEstimator):
     """Repair missing or unreliable 2D keypoints in pose-tracking output.
 
     A denoising network trained on the recording itself (self-supervised):
@@ -410,45 +410,22 @@ class KeypointImputer(BaseEstimator):
         return self.fit(xy, confidence).transform(xy, confidence)
 
     # ----------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike) -> None:
-        """Save the fitted model (JSON metadata + weights, no pickle)."""
-        from aeimpute import persistence
+    # save(path) and load(path, device=None) come from ModelFileMixin
+    @staticmethod
+    def _params_to_json(params: dict) -> dict:
+        return json_params(params, tuples=("gap_range",))
 
-        self._check_fitted()
-        persistence.write(path, "KeypointImputer", *self._get_state())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, device: str | None = None) -> KeypointImputer:
-        """Load a model written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : str, optional
-            Where to put the model; it becomes the ``device`` parameter.
-            By default the ``device`` it was saved with (pass ``"cpu"`` to
-            load a model fitted on CUDA on a machine without it).
-        """
-        from aeimpute import persistence
-
-        meta, tensors = persistence.read(path, "KeypointImputer")
-        with persistence.restoring(path):
-            params = persistence.params_from_json(meta["params"], tuples=("gap_range",))
-        if device is not None:
-            params["device"] = device
-        est = cls(**params)
-        dev = device_for_loading(est.device, path)
-        with persistence.restoring(path):
-            est._set_state(meta, tensors, dev)
-        return est
+    @staticmethod
+    def _params_from_json(params: dict) -> dict:
+        return params_from_json(params, tuples=("gap_range",))
 
     def _get_state(self) -> tuple[dict, dict]:
         """``(meta, tensors)``: everything fit learned, for :mod:`aeimpute.persistence`."""
         from aeimpute.keypoints.model import geometry_state
-        from aeimpute.persistence import json_params, module_tensors
+        from aeimpute.persistence import module_tensors
 
         meta = {
-            "params": json_params(self.get_params(deep=False), tuples=("gap_range",)),
+            "params": self._params_to_json(self.get_params(deep=False)),
             "model_config": self.model_config_,
             "n_keypoints": self.n_keypoints_,
             "keypoint_names": self.keypoint_names_,
