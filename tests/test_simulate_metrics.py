@@ -60,7 +60,7 @@ def test_channel_blocks_and_gaps(X):
     assert (mask[:, 0] == mask[:, 1]).all() and not mask[:, 3:].any()
     assert 0.25 < mask[:, 0].mean() < 0.4
     lengths = metrics.gap_lengths(mask[:, 0])
-    assert lengths[mask[:, 0]].min() >= 24 or lengths.max() >= 24
+    assert lengths[mask[:, 0]].min() >= 24  # runs of 24-48 rows, overlapping ones merged
     _, mask = simulate.temporal_gaps(df, 0.2, gap_length=(10, 10), columns=["a"], rng=0)
     assert mask[:, 1:].sum() == 0 and mask[:, 0].mean() >= 0.2
     assert set(np.unique(metrics.gap_lengths(mask[:, 0]))) - {0} <= set(range(10, 100))
