@@ -31,7 +31,8 @@ without them (:class:`HeldOut`), the candidates learn from rows where they
 count as missing too, and the weights minimise the error on them.
 :meth:`Blend.fit` fits every candidate and weight; a candidate that does not
 earn its weight is dropped. Adding a candidate means a class here with
-``fit`` / ``predict`` / ``state``, and one line in :meth:`Blend.fit`.
+``fill`` (its estimates of the missing cells of a :class:`Query`), ``numbers`` (which cells it
+fills) and ``state``, and one step in :meth:`Blend.fit`.
 """
 
 from __future__ import annotations
@@ -133,10 +134,33 @@ class HeldOut:
 
 # ----------------------------------------------------------------------------- candidates
 @dataclass
+class Query:
+    """What every candidate may need to estimate the missing cells of a completed table.
+
+    ``filled`` (observed cells, the network's values elsewhere), ``missing``
+    (per encoded column, which cells to estimate), ``foe``, ``numeric``,
+    ``activate`` and ``n_threads``.
+    """
+
+    filled: np.ndarray
+    missing: np.ndarray
+    foe: np.ndarray
+    numeric: np.ndarray
+    activate: Activate
+    n_threads: int = 1
+
+    def rows(self, targets: np.ndarray) -> list[np.ndarray]:
+        """The rows where each of ``targets`` is missing."""
+        return [np.flatnonzero(self.missing[:, j]) for j in targets]
+
+
+@dataclass
 class Neighbors:
     """The neighbours' estimate: ``k`` nearest rows of ``reference`` that observed a cell."""
 
     name = "neighbors"
+    #: the cells it fills: numbers (True) or binary/categorical probabilities (False)
+    numbers = True
     k: int
     weight: float = 0.0
     reference: np.ndarray | None = None  # (rows, n_encoded) completed, scaled
@@ -152,6 +176,11 @@ class Neighbors:
             filled, values, observed, foe, self.k, need=need, n_threads=n_threads
         )
         return np.where(found[:, foe], local, np.nan)
+
+    def fill(self, q: Query) -> np.ndarray:
+        """Estimates of the missing cells of ``q`` (NaN where it has none)."""
+        need = q.missing.any(axis=1)  # rows with a missing cell
+        return self.estimate(q.filled, q.foe, q.n_threads, need=need)
 
     def state(self) -> tuple[dict, dict]:
         meta = {"k": self.k, "weight": self.weight}
@@ -172,12 +201,17 @@ class Linear:
     """Ridge regressions of each numeric column on the others (:func:`aeimpute.linear.fit`)."""
 
     name = "linear"
+    numbers = True
     weight: float = 0.0
     coef: np.ndarray | None = None
     intercept: np.ndarray | None = None
 
     def estimate(self, filled: np.ndarray) -> np.ndarray:
         return filled @ self.coef + self.intercept
+
+    def fill(self, q: Query) -> np.ndarray:
+        """Estimates of every cell of ``q``'s table."""
+        return self.estimate(q.filled)
 
     def state(self) -> tuple[dict, dict]:
         return {"weight": self.weight}, {"coef": self.coef, "intercept": self.intercept}
@@ -193,12 +227,17 @@ class Trees:
     """Boosted regression trees of the numeric columns (a :class:`aeimpute.trees.Forest`)."""
 
     name = "trees"
+    numbers = True
     forest: trees.Forest
     weight: float = 0.0
 
     def estimate(self, filled: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
         """The trees' values in ``rows`` of each target (NaN elsewhere)."""
         return trees.predict(self.forest, filled, rows)
+
+    def fill(self, q: Query) -> np.ndarray:
+        """The trees' values in the missing cells of their targets (NaN elsewhere)."""
+        return q.activate(self.estimate(q.filled, q.rows(self.forest.targets)))
 
     def state(self) -> tuple[dict, dict]:
         return {"weight": self.weight}, self.forest.arrays()
@@ -218,6 +257,7 @@ class ClassTrees:
     """
 
     name = "class_trees"
+    numbers = False
     forest: trees.Forest
     weight: float = 0.0
     temperature: float = 1.0
@@ -229,6 +269,10 @@ class ClassTrees:
         raw = trees.predict(self.forest, filled, rows)
         raw[:, ~numeric] /= self.temperature
         return activate(raw)
+
+    def fill(self, q: Query) -> np.ndarray:
+        """The classifiers' probabilities in the missing cells of their targets (NaN elsewhere)."""
+        return self.estimate(q.filled, q.rows(self.forest.targets), q.numeric, q.activate)
 
     def state(self) -> tuple[dict, dict]:
         meta = {"weight": self.weight, "temperature": self.temperature}
@@ -337,24 +381,14 @@ class Blend:
         """Blended values in scaled units, from the network's ``pred`` (activated)."""
         if not self.candidates:
             return pred
-        foe, numeric = self.foe, self.numeric
-        obs_enc = observed[:, foe]
-        filled = neighbors.complete(z, pred, obs_enc)
+        obs_enc = observed[:, self.foe]
+        q = Query(neighbors.complete(z, pred, obs_enc), ~obs_enc, self.foe, self.numeric,
+                  activate, n_threads)  # fmt: skip
         out = pred.copy()
-        mix = ~obs_enc & numeric
-        for name, cand in self.candidates.items():
-            if name == "neighbors":
-                est = cand.estimate(filled, foe, n_threads, need=~observed.all(axis=1))
-                ok = mix & ~np.isnan(est)
-            elif name == "linear":
-                est, ok = cand.estimate(filled), mix
-            else:
-                missing = [np.flatnonzero(~obs_enc[:, j]) for j in cand.forest.targets]
-                if name == "trees":
-                    est = activate(cand.estimate(filled, missing))
-                else:
-                    est = cand.estimate(filled, missing, numeric, activate)
-                ok = ~obs_enc & ~np.isnan(est)
+        for cand in self.candidates.values():
+            est = cand.fill(q)
+            kind = self.numeric if cand.numbers else ~self.numeric
+            ok = q.missing & kind & ~np.isnan(est)
             out += np.where(ok, cand.weight * (est - pred), 0.0)
         return out
 

@@ -295,9 +295,6 @@ VALIDATION_ROWS = 20_000
 
 #: fewest held-back cells to hold any back (they also fit the neighbour blend's weights)
 HELD_MIN_CELLS = 40
-#: fewest held-back cells for their error to drive early stopping (fewer: too noisy, the
-#: row-wise network then trains its whole schedule)
-EARLY_STOP_MIN_CELLS = 100
 
 
 def split_validation(

@@ -453,7 +453,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         else:
             self.max_steps_, self.min_steps_ = self.max_steps, 0
         z = scaler.transform(values[keep], missing=0.0)
-        self._fit_networks(z, observed[keep], device)
+        held = self._fit_networks(z, observed[keep], device)
         small = bool(not temporal and keep.sum() <= MAX_BLEND_ROWS)
         if self.neighbors == "auto":
             k = DEFAULT_K if small else 0
@@ -461,11 +461,11 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             k = int(self.neighbors)
         self.linear_ = bool(self.linear) and small
         self.trees_ = bool(self.trees) and small
-        self._fit_blend(z, observed[keep], k)
+        self._fit_blend(z, observed[keep], held, k)
         return self
 
-    def _fit_networks(self, z: np.ndarray, observed: np.ndarray, device: Any) -> None:
-        """Train the networks; keep the cells the first one held back (they fit the blend)."""
+    def _fit_networks(self, z: np.ndarray, observed: np.ndarray, device: Any) -> np.ndarray:
+        """Train the networks; return the cells the first one held back (they fit the blend)."""
         from aeimpute.network import Networks, training_dtype, warn_temporal_precision
         from aeimpute.training import TrainConfig
 
@@ -492,7 +492,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             autocast=autocast,
         )
         self.device_ = str(device)
-        self.networks_, self.history_, self.residual_scale_, self._held = Networks.fit(
+        self.networks_, self.history_, self.residual_scale_, held = Networks.fit(
             self.model_config_,
             self._layout.heads(),
             self._layout.feature_of_encoded(),
@@ -506,8 +506,9 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             channel_of_feature=self.channel_of_feature_,
             window=self.window,
         )
+        return held
 
-    def _fit_blend(self, z: np.ndarray, observed: np.ndarray, k: int) -> None:
+    def _fit_blend(self, z: np.ndarray, observed: np.ndarray, held: np.ndarray, k: int) -> None:
         """Fit the blend (:mod:`aeimpute.blend`) on the cells the first network held back.
 
         The first network fills the table without them; the candidates learn
@@ -518,7 +519,6 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         from aeimpute.blend import Blend, HeldOut
         from aeimpute.neighbors import complete
 
-        held, self._held = self._held, None
         foe = self._layout.feature_of_encoded()
         numeric = self._layout.numeric_encoded()
         rows = np.arange(len(z))

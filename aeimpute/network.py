@@ -266,7 +266,7 @@ def warn_temporal_precision(precision: str) -> None:
             "precision='bfloat16' applies to the row-wise model; this table is modelled with "
             "temporal context, which trains in float32",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the user's fit (through Imputer.fit and _fit_networks)
         )
 
 

@@ -13,13 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aeimpute.corruption import (
-    EARLY_STOP_MIN_CELLS,
-    gaussian_noise,
-    hide_cells,
-    hide_channel_runs,
-    hide_channels,
-)
+from aeimpute.corruption import gaussian_noise, hide_cells, hide_channel_runs, hide_channels
 from aeimpute.nn import DenoisingAutoencoder
 
 
@@ -243,6 +237,11 @@ def optimise(
     history["best_val_loss"] = best["loss"] if validate is not None else None
     model.eval()
     return history
+
+
+#: fewest held-back cells for their error to drive early stopping (fewer: too noisy, the
+#: row-wise network then trains its whole schedule)
+EARLY_STOP_MIN_CELLS = 100
 
 
 _DIVERGED_HINT = (
