@@ -11,15 +11,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import NotFittedError
 
 from aeimpute import _validation as v
 
 
-class FrameIOMixin:
+class FrameIOMixin(v.FittedMixin):
     """Column bookkeeping, input checks and output restoring for estimators."""
-
-    _fitted_marker = "columns_"
 
     def _remember_input(self, columns: Any, kind: str) -> None:
         """Record the fitted column labels and the input kind ("pandas" or "numpy")."""
@@ -30,12 +27,6 @@ class FrameIOMixin:
             self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, self._fitted_marker):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(X) before using it"
-            )
 
     def _prepare(self, X: Any) -> tuple[pd.DataFrame, str, list | None]:
         """Validate ``X`` against the fit; return it in the fitted column order."""

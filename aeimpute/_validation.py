@@ -54,6 +54,40 @@ def either(*constraints: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[A
     return (lambda v: any(c(v) for c, _ in constraints)), " or ".join(d for _, d in constraints)
 
 
+def _random_state(r: Any) -> bool:
+    return r is None or _is_int(r) or isinstance(r, np.random.RandomState)
+
+
+#: parameters every estimator that trains a network has, and what they accept
+SHARED_CONSTRAINTS = {
+    "batch_size": int_in(1),
+    "learning_rate": real_in(0, 1, "right"),
+    "weight_decay": real_in(0, 1),
+    "noise_std": real_in(0, 10),
+    "patience": int_in(1),
+    "random_state": (_random_state, "None, an int or a numpy RandomState"),
+    "device": (lambda d: isinstance(d, str), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    "n_threads": int_in(1, 1024),
+    "verbose": one_of(True, False),
+}
+
+
+class FittedMixin:
+    """``_check_fitted``: a :class:`~sklearn.exceptions.NotFittedError` until ``fit`` has set
+    the attribute named by ``_fitted_marker``."""
+
+    _fitted_marker = "columns_"
+
+    def _check_fitted(self) -> None:
+        from sklearn.exceptions import NotFittedError
+
+        if not hasattr(self, self._fitted_marker):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit before using it "
+                "(or load a saved model)"
+            )
+
+
 def check_params(params: dict, constraints: dict) -> None:
     """Raise ``ValueError`` naming the first parameter that violates its constraint."""
     for name, (ok, desc) in constraints.items():

@@ -32,6 +32,7 @@ from aeimpute.schema import (
 )
 
 _CONSTRAINTS = {
+    **v.SHARED_CONSTRAINTS,
     "hidden_width": v.either(v.one_of(None), v.int_in(1)),
     "latent_dim": v.either(v.one_of(None), v.int_in(1)),
     "n_blocks": v.int_in(0, 16),
@@ -42,9 +43,6 @@ _CONSTRAINTS = {
     "linear": v.one_of(True, False),
     "trees": v.one_of(True, False),
     "max_steps": v.either(v.one_of("auto"), v.int_in(1)),
-    "batch_size": v.int_in(1),
-    "learning_rate": v.real_in(0, 1, "right"),
-    "weight_decay": v.real_in(0, 1),
     "mask_rate": (
         lambda r: (
             isinstance(r, (tuple, list))
@@ -54,10 +52,8 @@ _CONSTRAINTS = {
         ),
         "a pair (low, high) with 0 <= low <= high < 1",
     ),
-    "noise_std": v.real_in(0, 10),
     "visible_weight": v.real_in(0, 1),
     "validation_fraction": v.real_in(0, 0.5, "left"),
-    "patience": v.int_in(1),
     "column_kinds": (lambda d: d is None or isinstance(d, dict), "None or a dict {column: kind}"),
     "channels": (
         lambda c: c is None or c == "columns" or isinstance(c, dict),
@@ -68,14 +64,7 @@ _CONSTRAINTS = {
     "window": v.int_in(8, 1_000_000),
     "all_missing": v.one_of("error", "keep"),
     "clip": v.one_of(True, False),
-    "random_state": (
-        lambda r: r is None or v._is_int(r) or isinstance(r, np.random.RandomState),
-        "None, an int or a numpy RandomState",
-    ),
-    "device": (lambda d: isinstance(d, str), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
-    "n_threads": v.int_in(1, 1024),
     "precision": v.one_of("auto", "float32", "bfloat16"),
-    "verbose": v.one_of(True, False),
 }
 
 
@@ -467,7 +456,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
     def _fit_networks(self, z: np.ndarray, observed: np.ndarray, device: Any) -> np.ndarray:
         """Train the networks; return the cells the first one held back (they fit the blend)."""
         from aeimpute.network import Networks, training_dtype, warn_temporal_precision
-        from aeimpute.training import TrainConfig
+        from aeimpute.training import CellCorruption, OptimConfig
 
         temporal = self.model_config_.get("kind") == "temporal"
         if temporal:  # the temporal model trains in float32 (bfloat16 measured row-wise only)
@@ -476,20 +465,17 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         else:
             autocast = training_dtype(self.precision, device, int(self.model_config_["width"]))
         self.precision_ = "float32" if autocast is None else "bfloat16"
-        config = TrainConfig(
+        optim = OptimConfig.from_params(
+            self.get_params(deep=False),
             max_steps=self.max_steps_,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
+            min_steps=self.min_steps_,
+            autocast=autocast,
+        )
+        corruption = CellCorruption(
             mask_rate=tuple(self.mask_rate),
             noise_std=self.noise_std,
             visible_weight=self.visible_weight,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            min_steps=self.min_steps_,
-            verbose=self.verbose,
             channel_rate=self.channel_rate if self.channel_masking_ else 0.0,
-            autocast=autocast,
         )
         self.device_ = str(device)
         self.networks_, self.history_, self.residual_scale_, held = Networks.fit(
@@ -498,8 +484,10 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             self._layout.feature_of_encoded(),
             z,
             observed,
-            config,
+            corruption,
+            optim,
             n_models=self.n_models,
+            validation_fraction=self.validation_fraction,
             seed=self.seed_,
             device=device,
             n_threads=self.n_threads,

@@ -16,8 +16,10 @@ from aeimpute.corruption import hide_cells, split_validation, split_validation_r
 from aeimpute.nn import DenoisingAutoencoder, TemporalDenoiser
 from aeimpute.runtime import native_bfloat16, session
 from aeimpute.training import (
+    CellCorruption,
     Heads,
-    TrainConfig,
+    OptimConfig,
+    TrainingTable,
     expand_mask,
     train,
     train_temporal,
@@ -86,9 +88,11 @@ class Networks:
         feature_of_encoded: np.ndarray,
         z: np.ndarray,
         observed: np.ndarray,
-        train_config: TrainConfig,
+        corruption: CellCorruption,
+        optim: OptimConfig,
         *,
         n_models: int,
+        validation_fraction: float,
         seed: int,
         device: torch.device,
         n_threads: int,
@@ -104,7 +108,6 @@ class Networks:
         foe = np.asarray(feature_of_encoded)
         nets = cls([], config, heads, foe, device)
         temporal = nets.temporal
-        fraction = train_config.validation_fraction
         models, histories, held = [], [], None
         sq_err = np.zeros(len(foe))
         count = np.zeros(len(foe))
@@ -117,18 +120,17 @@ class Networks:
                 rng = np.random.default_rng(model_seed)
                 if temporal:
                     val = split_validation_runs(
-                        observed, fraction, rng, channel_of_feature, (1, window // 2)
+                        observed, validation_fraction, rng, channel_of_feature, (1, window // 2)
                     )
-                    hist = train_temporal(
-                        model, z, observed, val, train_heads, foe, train_config, gen, device,
-                        channel_of_feature, window,
-                    )  # fmt: skip
                 else:
-                    val = split_validation(observed, fraction, rng)
-                    hist = train(
-                        model, z, observed, val, train_heads, foe, train_config, gen, device,
-                        channel_of_feature,
-                    )  # fmt: skip
+                    val = split_validation(observed, validation_fraction, rng)
+                table = TrainingTable(
+                    z, observed, val, train_heads, foe, channel_of_feature, torch.device(device)
+                )
+                if temporal:
+                    hist = train_temporal(model, table, corruption, optim, gen, window)
+                else:
+                    hist = train(model, table, corruption, optim, gen)
                 if held is None:
                     held = val  # before the stand-in below: these cells were never trained on
                 if not val.any():  # estimate the error scale on a fresh hide pass instead

@@ -21,25 +21,76 @@ class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+#: the constructor parameters of both estimators that set how a network is optimised
+OPTIM_PARAMS = ("max_steps", "batch_size", "learning_rate", "weight_decay", "patience", "verbose")
+
+
 @dataclass
-class TrainConfig:
-    """Settings of one training run (see :class:`aeimpute.Imputer` for meanings)."""
+class OptimConfig:
+    """How a network is optimised: the settings every model shares (see :func:`optimise`).
+
+    ``batch_size`` counts rows for the row-wise model and windows for the
+    temporal ones; ``min_steps`` is the first step at which training may stop
+    early; ``autocast`` the dtype of the forward pass of a training step
+    (None: float32).
+    """
 
     max_steps: int
     batch_size: int
     learning_rate: float
     weight_decay: float
-    mask_rate: tuple[float, float]
-    noise_std: float
-    visible_weight: float
-    validation_fraction: float
     patience: int
     eval_every: int = 25
     verbose: bool = False
-    channel_rate: float = 0.0
     min_steps: int = 0
-    #: dtype the forward pass of a training step runs in under autocast (None: float32)
     autocast: torch.dtype | None = None
+
+    @classmethod
+    def from_params(cls, params: dict, **settings: Any) -> OptimConfig:
+        """From an estimator's ``get_params()`` (the names in ``OPTIM_PARAMS``); ``settings``
+        add to them or replace them (a resolved ``max_steps``, say).
+
+        Examples
+        --------
+        >>> params = {"max_steps": "auto", "batch_size": 64, "learning_rate": 1e-3,
+        ...           "weight_decay": 0.0, "patience": 10, "verbose": False, "other": 1}
+        >>> OptimConfig.from_params(params, max_steps=500).max_steps
+        500
+        """
+        return cls(**{**{name: params[name] for name in OPTIM_PARAMS}, **settings})
+
+
+@dataclass
+class CellCorruption:
+    """How the table models hide and perturb cells in training (see :class:`aeimpute.Imputer`).
+
+    ``channel_rate`` is 0 unless some channel groups several columns.
+    """
+
+    mask_rate: tuple[float, float]
+    noise_std: float
+    visible_weight: float
+    channel_rate: float = 0.0
+
+
+@dataclass
+class TrainingTable:
+    """A scaled, encoded table to train on, and what training needs to read it.
+
+    ``values`` (rows x encoded columns, 0 where missing), ``observed`` and
+    ``validation`` (rows x features: observed cells, and those held back
+    from training whose error drives early stopping), ``heads`` (losses per
+    column kind), ``feature_of_encoded``, ``channel_of_feature`` (or None)
+    and the ``device`` to train on.
+    """
+
+    values: np.ndarray
+    observed: np.ndarray
+    validation: np.ndarray
+    heads: Heads
+    feature_of_encoded: np.ndarray
+    channel_of_feature: np.ndarray | None
+    device: torch.device
 
 
 class Heads:
@@ -151,7 +202,7 @@ def optimise(
     model: torch.nn.Module,
     step_loss: Callable[[int], torch.Tensor],
     validate: Callable[[], float] | None,
-    config: Any,
+    config: OptimConfig,
     *,
     desc: str,
     diverged_hint: str,
@@ -169,10 +220,7 @@ def optimise(
     validate : callable or None
         Returns the validation loss (called under ``no_grad`` with the model
         in eval mode); None trains for ``max_steps``.
-    config : object
-        With ``max_steps``, ``learning_rate``, ``weight_decay``, ``patience``,
-        ``eval_every``, ``verbose`` and optionally ``min_steps`` (a
-        :class:`TrainConfig` or the keypoint model's ``FitConfig``).
+    config : OptimConfig
     diverged_hint : str
         What to try, appended to the error when the loss stops being finite.
 
@@ -183,7 +231,7 @@ def optimise(
         ``best_step``, ``best_val_loss``.
     """
     max_steps, patience, eval_every = config.max_steps, config.patience, config.eval_every
-    min_steps = getattr(config, "min_steps", 0)  # no early stop before this step
+    min_steps = config.min_steps  # no early stop before this step
     params = list(model.parameters())
     opt = _adamw(params, config.learning_rate, config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, max_steps))
@@ -250,58 +298,42 @@ _DIVERGED_HINT = (
 )
 
 
-def _tensors(
-    values: np.ndarray,
-    observed: np.ndarray,
-    validation: np.ndarray,
-    feature_of_encoded: np.ndarray,
-    device: torch.device,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _tensors(table: TrainingTable) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Values, training mask (held-back cells removed), held-back cells, encoded->feature index."""
+    device = table.device
     return (
-        torch.as_tensor(values, dtype=torch.float32, device=device),
-        torch.as_tensor(observed & ~validation, device=device),
-        torch.as_tensor(validation, device=device),
-        torch.as_tensor(feature_of_encoded, dtype=torch.long, device=device),
+        torch.as_tensor(table.values, dtype=torch.float32, device=device),
+        torch.as_tensor(table.observed & ~table.validation, device=device),
+        torch.as_tensor(table.validation, device=device),
+        torch.as_tensor(table.feature_of_encoded, dtype=torch.long, device=device),
     )
 
 
 def train(
     model: DenoisingAutoencoder,
-    values: np.ndarray,
-    observed: np.ndarray,
-    validation: np.ndarray,
-    heads: Heads,
-    feature_of_encoded: np.ndarray,
-    config: TrainConfig,
+    table: TrainingTable,
+    corruption: CellCorruption,
+    optim: OptimConfig,
     generator: torch.Generator,
-    device: torch.device,
-    channel_of_feature: np.ndarray | None = None,
 ) -> dict:
-    """Train ``model`` in place and return a history dict.
+    """Train ``model`` in place on the rows of ``table``; return a history dict.
 
-    Parameters
-    ----------
-    values : ndarray (n_rows, n_encoded)
-        Scaled encoded values, 0 where missing.
-    observed : bool ndarray (n_rows, n_features)
-    validation : bool ndarray (n_rows, n_features)
-        Observed cells held back: hidden from the input and left out of the
-        training loss; their error drives early stopping.
-    channel_of_feature : int ndarray (n_features,), optional
-        Channel number of each feature; with ``config.channel_rate > 0``
-        whole channels are also hidden in some rows.
+    Every step draws ``optim.batch_size`` rows; each hides a share of its
+    observed cells drawn from ``corruption.mask_rate`` and, with
+    ``corruption.channel_rate > 0``, whole channels in some rows; visible
+    inputs get Gaussian noise. The held-back cells (``table.validation``) are
+    hidden from the input and left out of the loss; their error drives early
+    stopping.
     """
-    x_all, train_obs, val_cells, foe = _tensors(
-        values, observed, validation, feature_of_encoded, device
-    )
+    heads, device = table.heads, table.device
+    x_all, train_obs, val_cells, foe = _tensors(table)
     n = x_all.shape[0]
-    batch = min(config.batch_size, n)
+    batch = min(optim.batch_size, n)
     has_val = int(val_cells.sum()) >= EARLY_STOP_MIN_CELLS
     val_rows = torch.nonzero(val_cells.any(dim=1)).flatten()
-    low, high = config.mask_rate
+    low, high = corruption.mask_rate
     batches = _batches(n, batch, generator)
-    by_channel, n_channels = _channel_index(channel_of_feature, config, device)
+    by_channel, n_channels = _channel_index(table.channel_of_feature, corruption, device)
 
     def step_loss(step: int) -> torch.Tensor:
         idx = next(batches).to(device)
@@ -309,14 +341,14 @@ def train(
         hidden = hide_cells(obs, low, high, generator)
         outage = torch.zeros_like(hidden)
         if by_channel is not None:
-            outage = hide_channels(obs, by_channel, n_channels, config.channel_rate, generator)
+            outage = hide_channels(obs, by_channel, n_channels, corruption.channel_rate, generator)
         visible = obs & ~(hidden | outage)
         vis_enc = expand_mask(visible, foe)
-        noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
+        noise = gaussian_noise(tuple(x.shape), corruption.noise_std, generator, device)
         x_in = torch.where(vis_enc, x + noise, torch.zeros_like(x))
-        with _autocast(device, config.autocast):
+        with _autocast(device, optim.autocast):
             out = model(x_in, visible).float()
-        weight = _loss_weight(hidden, outage, visible, config.visible_weight)
+        weight = _loss_weight(hidden, outage, visible, corruption.visible_weight)
         return (heads.cell_losses(out, x) * weight).sum() / weight.sum().clamp_min(1.0)
 
     def validate() -> float:
@@ -326,7 +358,7 @@ def train(
         model,
         step_loss,
         validate if has_val else None,
-        config,
+        optim,
         desc="aeimpute fit",
         diverged_hint=_DIVERGED_HINT,
     )
@@ -351,9 +383,9 @@ def _loss_weight(
 
 
 def _channel_index(
-    channel_of_feature: np.ndarray | None, config: TrainConfig, device: torch.device
+    channel_of_feature: np.ndarray | None, corruption: CellCorruption, device: torch.device
 ) -> tuple[torch.Tensor | None, int]:
-    if channel_of_feature is None or config.channel_rate <= 0:
+    if channel_of_feature is None or corruption.channel_rate <= 0:
         return None, 0
     codes = torch.as_tensor(channel_of_feature, dtype=torch.long, device=device)
     return codes, int(codes.max()) + 1
@@ -361,15 +393,10 @@ def _channel_index(
 
 def train_temporal(
     model: torch.nn.Module,
-    values: np.ndarray,
-    observed: np.ndarray,
-    validation: np.ndarray,
-    heads: Heads,
-    feature_of_encoded: np.ndarray,
-    config: TrainConfig,
+    table: TrainingTable,
+    corruption: CellCorruption,
+    optim: OptimConfig,
     generator: torch.Generator,
-    device: torch.device,
-    channel_of_feature: np.ndarray,
     window: int,
 ) -> dict:
     """Train a :class:`~aeimpute.nn.TemporalDenoiser` on windows of a time-ordered table.
@@ -383,16 +410,15 @@ def train_temporal(
     off with that probability for one run (an outage). Validation runs the
     model over the whole table.
     """
-    x_all, train_obs, val_cells, foe = _tensors(
-        values, observed, validation, feature_of_encoded, device
-    )
-    by_channel, n_channels = _channel_index(channel_of_feature, config, device)
+    heads, device = table.heads, table.device
+    x_all, train_obs, val_cells, foe = _tensors(table)
+    by_channel, n_channels = _channel_index(table.channel_of_feature, corruption, device)
     n, n_feat = train_obs.shape
     columns = torch.arange(n_feat, device=device)
     length = min(window, n)
-    n_windows = max(1, config.batch_size // 32)
+    n_windows = max(1, optim.batch_size // 32)
     offsets = torch.arange(length, device=device)
-    low, high = config.mask_rate
+    low, high = corruption.mask_rate
     has_val = bool(val_cells.any())
     x_val_in = torch.where(expand_mask(train_obs, foe), x_all, torch.zeros_like(x_all))
 
@@ -406,17 +432,18 @@ def train_temporal(
         outage = torch.zeros_like(hidden)
         if by_channel is not None:  # whole-channel outages
             outage = hide_channel_runs(
-                obs, by_channel, n_channels, config.channel_rate, (1, length), generator
+                obs, by_channel, n_channels, corruption.channel_rate, (1, length), generator
             )
         hidden |= hide_channel_runs(  # single columns going out for runs
             obs, columns, n_feat, COLUMN_RUN_RATE, (1, length), generator
         )
         visible = obs & ~(hidden | outage)
-        noise = gaussian_noise(tuple(x.shape), config.noise_std, generator, device)
+        noise = gaussian_noise(tuple(x.shape), corruption.noise_std, generator, device)
         x_in = torch.where(visible[..., foe], x + noise, torch.zeros_like(x))
         out = model(x_in, visible)
         losses = heads.cell_losses(out.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1]))
-        weight = _loss_weight(hidden, outage, visible, config.visible_weight).reshape(-1, n_feat)
+        weight = _loss_weight(hidden, outage, visible, corruption.visible_weight)
+        weight = weight.reshape(-1, n_feat)
         return (losses * weight).sum() / weight.sum().clamp_min(1.0)
 
     def validate() -> float:
@@ -427,7 +454,7 @@ def train_temporal(
         model,
         step_loss,
         validate if has_val else None,
-        config,
+        optim,
         desc="aeimpute fit (temporal)",
         diverged_hint=_DIVERGED_HINT,
     )

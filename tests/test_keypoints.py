@@ -424,3 +424,14 @@ def test_keypoint_model_loads_onto_a_chosen_device(tmp_path, poses):
     back = KeypointImputer.load(tmp_path / "kp", device="cpu")
     assert back.device == "cpu" and back.get_params()["gap_range"] == (1, 60)
     np.testing.assert_array_equal(back.transform(damaged), imp.transform(damaged))
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [("random_state", "seven"), ("device", 3), ("n_threads", 5000), ("learning_rate", 0.0)],
+)
+def test_shared_training_parameters_are_checked_as_for_the_table_imputer(poses, param, value):
+    with pytest.raises(ValueError, match=f"parameter '{param}'"):
+        KeypointImputer(**{**FAST, param: value}).fit(poses)
+    with pytest.raises(ValueError, match=f"parameter '{param}'"):
+        Imputer(**{param: value}).fit(pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2, 3]}))

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
 from aeimpute import _validation as v
@@ -17,22 +16,16 @@ from aeimpute.persistence import ModelFileMixin, json_params, params_from_json
 from aeimpute.runtime import resolve_device
 
 _CONSTRAINTS = {
+    **v.SHARED_CONSTRAINTS,
     "window": v.int_in(8),
     "width": v.int_in(4),
     "confidence_threshold": v.either(v.one_of(None), v.real_in(-np.inf, np.inf)),
     "max_gap": v.either(v.one_of(None), v.int_in(1)),
     "max_steps": v.int_in(1),
-    "batch_size": v.int_in(1),
-    "learning_rate": v.real_in(0, 1, "right"),
-    "weight_decay": v.real_in(0, 1),
     "block_probability": v.real_in(0, 1),
     "dropout": v.real_in(0, 1, "left"),
-    "noise_std": v.real_in(0, 10),
     "validation": v.one_of(True, False),
     "rotate": v.one_of("auto", True, False),
-    "patience": v.int_in(1),
-    "n_threads": v.int_in(1),
-    "verbose": v.one_of(True, False),
 }
 
 
@@ -56,7 +49,7 @@ def _n_blocks(window: int) -> int:
     return max(1, int(math.floor(math.log2(window + 1))) - 1)
 
 
-class KeypointImputer(ModelFileMixin, BaseEstimator):
+class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
     """Repair missing or unreliable 2D keypoints in pose-tracking output.
 
     A denoising network trained on the recording itself (self-supervised):
@@ -151,6 +144,8 @@ class KeypointImputer(ModelFileMixin, BaseEstimator):
     >>> bool(np.array_equal(out[:100], holes[:100]))
     True
     """
+
+    _fitted_marker = "_net"
 
     def __init__(
         self,
@@ -304,24 +299,20 @@ class KeypointImputer(ModelFileMixin, BaseEstimator):
             "n_blocks": _n_blocks(self.window),
         }
         self.device_ = str(device)
-        from aeimpute.keypoints.model import FitConfig, fit_model
+        from aeimpute.keypoints.model import Occlusions, fit_model
+        from aeimpute.training import OptimConfig
 
-        config = FitConfig(
+        config = Occlusions(
             window=self.window,
-            max_steps=self.max_steps,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
             gap_range=gap_range,
             block_probability=self.block_probability,
             dropout=self.dropout,
             noise_std=self.noise_std,
             validation=self.validation,
-            patience=self.patience,
-            verbose=self.verbose,
         )
+        optim = OptimConfig.from_params(self.get_params(deep=False), eval_every=50)
         self._net, self._geometry, self.history_ = fit_model(
-            arr, observed, config, self.model_config_, rotate=self.rotate, seed=self.seed_,
+            arr, observed, config, optim, self.model_config_, rotate=self.rotate, seed=self.seed_,
             device=device, n_threads=self.n_threads,
         )  # fmt: skip
         return self
@@ -339,12 +330,6 @@ class KeypointImputer(ModelFileMixin, BaseEstimator):
         return bool(self._geometry.rotate)
 
     # ----------------------------------------------------------- transform
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "_net"):
-            raise NotFittedError(
-                "This KeypointImputer is not fitted yet; call fit (or load a saved model) first"
-            )
-
     def transform(
         self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None
     ) -> np.ndarray | PoseData:

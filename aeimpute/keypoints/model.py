@@ -22,7 +22,7 @@ from aeimpute.corruption import gaussian_noise, hide_runs
 from aeimpute.nn import TemporalConvNet
 from aeimpute.runtime import session
 from aeimpute.temporal import bridge, hermite
-from aeimpute.training import optimise
+from aeimpute.training import OptimConfig, optimise
 
 #: gap distances are fed to the network as min(distance, HORIZON) / HORIZON
 HORIZON = 64.0
@@ -350,23 +350,21 @@ def geometry(
 
 
 @dataclass
-class FitConfig:
+class Occlusions:
+    """How training hides points (see :class:`aeimpute.KeypointImputer` for meanings).
+
+    ``window`` is the length of the training windows, in frames.
+    """
+
     window: int
-    max_steps: int
-    batch_size: int
-    learning_rate: float
-    weight_decay: float
     gap_range: tuple[int, int]
     block_probability: float
     dropout: float
     noise_std: float
     validation: bool
-    patience: int
-    eval_every: int = 50
-    verbose: bool = False
 
 
-def _corrupt(mask, config: FitConfig, generator, dropout: float | None = None):
+def _corrupt(mask, config: Occlusions, generator, dropout: float | None = None):
     """The training corruption of ``config`` (``dropout`` overrides its point dropout)."""
     return hide_runs(
         mask,
@@ -378,7 +376,7 @@ def _corrupt(mask, config: FitConfig, generator, dropout: float | None = None):
 
 
 def occlusions_by_window(
-    mask: torch.Tensor, config: FitConfig, generator: torch.Generator, dropout: float
+    mask: torch.Tensor, config: Occlusions, generator: torch.Generator, dropout: float
 ) -> torch.Tensor:
     """One occlusion draw per ``window`` frames of every series (a subset of ``mask``)."""
     n_series, n_time, n_kp = mask.shape
@@ -392,7 +390,7 @@ def occlusions_by_window(
 
 
 def held_back_gaps(
-    mask: torch.Tensor, config: FitConfig, generator: torch.Generator
+    mask: torch.Tensor, config: Occlusions, generator: torch.Generator
 ) -> torch.Tensor | None:
     """Validation points: occlusion draws per ``window`` frames, point dropout included.
 
@@ -461,7 +459,7 @@ def calibrate(
     xy: torch.Tensor,
     mask: torch.Tensor,
     geo: Geometry,
-    config: FitConfig,
+    config: Occlusions,
     generator: torch.Generator,
     held_back: torch.Tensor | None = None,
     n_draws: int = 4,
@@ -525,11 +523,14 @@ def fit(
     xy: torch.Tensor,
     mask: torch.Tensor,
     geo: Geometry,
-    config: FitConfig,
+    config: Occlusions,
+    optim: OptimConfig,
     generator: torch.Generator,
     validation: torch.Tensor | None = None,
 ) -> dict:
     """Train ``net`` in place on series ``xy`` (series, time, keypoints, 2); return a history.
+
+    Every step draws ``optim.batch_size`` windows of ``config.window`` frames.
 
     ``validation`` (see :func:`held_back_gaps`) marks points removed from the
     training data; the error of filling them from the rest of the recording
@@ -545,7 +546,7 @@ def fit(
 
     def step_loss(step: int) -> torch.Tensor:
         pick = torch.randint(
-            0, n_series * starts_per_series, (config.batch_size,), generator=generator,
+            0, n_series * starts_per_series, (optim.batch_size,), generator=generator,
             device=xy.device,
         )  # fmt: skip
         series, start = pick // starts_per_series, pick % starts_per_series
@@ -564,7 +565,7 @@ def fit(
         net,
         step_loss,
         validate if val is not None else None,
-        config,
+        optim,
         desc="aeimpute keypoints",
         diverged_hint="try a smaller learning_rate or check the coordinates for extreme values",
     )
@@ -608,7 +609,8 @@ def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor
 def fit_model(
     arr: np.ndarray,
     observed: np.ndarray,
-    config: FitConfig,
+    config: Occlusions,
+    optim: OptimConfig,
     model_config: dict,
     *,
     rotate: bool | str,
@@ -631,7 +633,7 @@ def fit_model(
         xy, mask = _series(arr, observed, device)
         geo = geo.to(device)
         val = held_back_gaps(mask, config, generator)
-        history = fit(net, xy, mask, geo, config, generator, val)
+        history = fit(net, xy, mask, geo, config, optim, generator, val)
         geo.blend, report = calibrate(net, xy, mask, geo, config, generator, val)
     history["calibration"] = report
     weights = geo.blend.tolist()
