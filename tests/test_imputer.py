@@ -164,7 +164,9 @@ def test_validation_and_early_stopping_run():
     X[rng.random(X.shape) < 0.1] = np.nan
     imp = Imputer(hidden_width=16, n_blocks=1, max_steps=400, patience=50, random_state=0).fit(X)
     h = imp.history_[0]
-    assert h["best_val_loss"] is not None and h["best_step"] <= h["steps"] <= 400
+    assert h["best_val_loss"] is not None
+    # stopped early: exactly `patience` steps after the best validation error, before max_steps
+    assert h["steps"] < 400 and h["steps"] - h["best_step"] == 50
 
 
 def test_few_held_back_cells_fit_the_blend_without_early_stopping(monkeypatch):
@@ -205,9 +207,20 @@ def test_validation_cells_come_from_a_bounded_row_sample():
 
 
 def test_ensemble_averages_several_models(numeric):
+    from aeimpute.network import Networks
+
     imp = Imputer(**FAST, n_models=2, random_state=0).fit(numeric)
     assert len(imp.history_) == 2
     assert imp.encode(numeric).shape[1] == 2 * imp.model_config_["latent_dim"]
+    nets = imp.networks_
+    z = np.random.default_rng(0).normal(size=(30, numeric.shape[1]))
+    observed = np.random.default_rng(1).random(z.shape) < 0.7
+    each = [
+        Networks([m], nets.config, nets.heads, nets.foe, "cpu").predict(z, observed, 1)
+        for m in nets.models
+    ]
+    assert not np.allclose(each[0], each[1])  # two different networks
+    np.testing.assert_allclose(nets.predict(z, observed, 1), (each[0] + each[1]) / 2, rtol=1e-6)
 
 
 def test_threads_setting_restored(numeric):

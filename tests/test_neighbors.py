@@ -78,10 +78,13 @@ def _clusters(n=600, seed=0):
 def test_blend_lowers_the_error_where_neighbours_know_better():
     df = _clusters()
     missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
-    plain = Imputer(neighbors=0, linear=False, **params).fit_transform(missing)
+    # the neighbours are the only candidate: "plain" is the network alone
+    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0,
+              "linear": False, "trees": False}  # fmt: skip
+    plain = Imputer(neighbors=0, **params).fit_transform(missing)
     imp = Imputer(**params)
     blended = imp.fit_transform(missing)
+    assert list(imp.blend_.weights) == ["neighbors"]
     assert imp.n_neighbors_ == neighbors.DEFAULT_K
     assert imp.neighbor_weight_ > 0.3
     num = list("abcdef")
