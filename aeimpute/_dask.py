@@ -47,12 +47,8 @@ def _fill_partition(part: pd.DataFrame, imputer: Any) -> pd.DataFrame:
     return imputer.transform(part)
 
 
-def transform(imputer: Any, ddf: Any) -> Any:
-    """A lazy Dask DataFrame: ``imputer.transform`` applied to each partition.
-
-    The fitted imputer enters the task graph once, as a single delayed
-    object every partition task depends on, so each worker receives it once.
-    """
+def check_transformable(imputer: Any) -> None:
+    """Raise unless a fitted ``imputer`` can fill a Dask DataFrame partition by partition."""
     if imputer.temporal_:
         raise ValueError(
             "this Imputer uses temporal context, which needs the whole series at once; "
@@ -64,7 +60,15 @@ def transform(imputer: Any, ddf: Any) -> Any:
             "this Imputer was fitted on an array; fit it on a DataFrame (pandas or Dask) "
             "to fill a Dask DataFrame"
         )
-    imputer._check_columns(list(ddf.columns))
+
+
+def transform(imputer: Any, ddf: Any) -> Any:
+    """A lazy Dask DataFrame: ``imputer.transform`` applied to each partition.
+
+    The caller has checked the imputer (:func:`check_transformable`) and that ``ddf`` has
+    the columns it was fitted on. The fitted imputer enters the task graph once, as a single
+    delayed object every partition task depends on, so each worker receives it once.
+    """
     import dask
     from dask.dataframe.utils import make_meta
 

@@ -19,18 +19,18 @@ class InputTypeError(TypeError):
     """
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
 
 
-def _is_real(v: Any) -> bool:
+def is_real(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and np.isfinite(v)
 
 
 def int_in(low: int, high: float = np.inf) -> tuple[Callable[[Any], bool], str]:
     """Constraint: an integer in ``[low, high]``."""
     hi = "" if high == np.inf else f" and <= {high}"
-    return (lambda v: _is_int(v) and low <= v <= high), f"an integer >= {low}{hi}"
+    return (lambda v: is_int(v) and low <= v <= high), f"an integer >= {low}{hi}"
 
 
 def real_in(low: float, high: float, closed: str = "both") -> tuple[Callable[[Any], bool], str]:
@@ -39,7 +39,7 @@ def real_in(low: float, high: float, closed: str = "both") -> tuple[Callable[[An
     hi_ok = (lambda v: v <= high) if closed in ("both", "right") else (lambda v: v < high)
     lb = "[" if closed in ("both", "left") else "("
     rb = "]" if closed in ("both", "right") else ")"
-    return (lambda v: _is_real(v) and lo_ok(v) and hi_ok(v)), f"a number in {lb}{low}, {high}{rb}"
+    return (lambda v: is_real(v) and lo_ok(v) and hi_ok(v)), f"a number in {lb}{low}, {high}{rb}"
 
 
 def one_of(*options: Any) -> tuple[Callable[[Any], bool], str]:
@@ -55,7 +55,7 @@ def either(*constraints: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[A
 
 
 def _random_state(r: Any) -> bool:
-    return r is None or _is_int(r) or isinstance(r, np.random.RandomState)
+    return r is None or is_int(r) or isinstance(r, np.random.RandomState)
 
 
 #: parameters every estimator that trains a network has, and what they accept

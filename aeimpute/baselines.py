@@ -236,7 +236,7 @@ class LowRankImputer(FrameIOMixin, TransformerMixin, BaseEstimator):
         "max_iter": v.int_in(1),
         "tol": v.real_in(0, 1, "neither"),
         "random_state": (
-            lambda r: r is None or v._is_int(r) or isinstance(r, np.random.RandomState),
+            lambda r: r is None or v.is_int(r) or isinstance(r, np.random.RandomState),
             "None, an int or a numpy RandomState",
         ),
     }

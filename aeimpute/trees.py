@@ -1,10 +1,9 @@
 """Gradient-boosted trees: a third estimate of hidden cells beside the network.
 
 One round of MissForest with the network's completion as the predictors: for
-each numeric column, scikit-learn's
-:class:`~sklearn.ensemble.HistGradientBoostingRegressor` learns the column
-from all the other columns of the completed table, on the rows that observed
-it. Trees cut the table into regions where one column pins another down (a
+each numeric column, LightGBM's gradient-boosted trees (:class:`lightgbm.LGBMRegressor`)
+learn the column from all the other columns of the completed table, on the rows
+that observed it. Trees cut the table into regions where one column pins another down (a
 pixel that is 0 whenever its neighbours are, a letter's box width given its
 height), which a smooth network trained on squared error approximates
 slowly. The blend (:func:`aeimpute.neighbors.fit_weights`) decides on held-back
@@ -12,9 +11,10 @@ cells how much of it to take. Binary and categorical columns get classifiers
 (:func:`fit_classes`) whose raw scores become probabilities like the network's
 logits do.
 
-The fitted trees are kept as flat arrays (:class:`Forest`) and evaluated by
-:func:`predict`, so a model file stores them as tensors and never pickles
-an estimator.
+The fitted trees are read from LightGBM's public text form of a model
+(``Booster.model_to_string``), kept as flat arrays (:class:`Forest`) and evaluated
+by :func:`predict`, so a model file stores them as tensors, never pickles an
+estimator, and needs no tree library to be applied.
 """
 
 from __future__ import annotations
@@ -28,11 +28,15 @@ import numpy as np
 TREE_ROWS = 5000
 #: boosting iterations (trees) per column
 N_TREES = 100
-#: histogram bins per predictor of the regression trees (scikit-learn's default is 255): the
-#: split search scans every bin, so 64 fits a digits column 1.8x faster; measured on digits, 3
-#: seeds at 20% MNAR 0.1592 -> 0.1585, 2 seeds at 20% MCAR 0.1151 -> 0.1154
-#: (benchmarks/results/ablation.md); the classifiers keep the default
+#: histogram bins per predictor (LightGBM's default is 255): the split search scans every bin.
+#: With scikit-learn's boosting, 64 bins fitted a digits column 1.8x faster than 255 at the same
+#: accuracy (benchmarks/results/ablation.md); with LightGBM, 64 and 255 bins gave the same
+#: held-out error on 10 digits columns (0.1016) in 0.89 s against 1.02 s
 MAX_BINS = 64
+#: leaves per tree and fewest rows per leaf (the defaults of scikit-learn's
+#: HistGradientBoosting, which the trees were before LightGBM)
+NUM_LEAVES = 31
+MIN_LEAF_ROWS = 20
 #: fewest rows that observed a column to fit its trees (fewer: the network alone fills it)
 MIN_ROWS = 20
 #: on a table with more numeric columns, trees are first fitted on this many of them (drawn at
@@ -108,34 +112,114 @@ class Forest:
         return cls(**{name: np.asarray(arrays[name]) for name in FIELDS})
 
 
-def _from_sklearn(model, columns: np.ndarray, target: int, k: int = 0) -> Forest:
-    """Trees ``k`` of each iteration of a fitted HistGradientBoosting model (a regressor has
-    one per iteration, a classifier one per class beyond binary), features renumbered."""
+def _booster_params(seed: int, n_threads: int) -> dict:
+    """LightGBM settings of every tree model here (deterministic for a seed and thread count)."""
+    return {
+        "n_estimators": N_TREES,
+        "learning_rate": 0.1,
+        "num_leaves": NUM_LEAVES,
+        "min_child_samples": MIN_LEAF_ROWS,
+        "reg_lambda": 0.0,
+        "max_bin": MAX_BINS,
+        "n_jobs": n_threads,
+        "random_state": seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbose": -1,
+    }
+
+
+def _lightgbm_trees(model) -> tuple[int, list[dict]]:
+    """``(trees per iteration, [{field: values} of each tree])`` from a fitted LightGBM model's
+    text form (``Booster.model_to_string``, its public serialisation)."""
+    text = model.booster_.model_to_string()
+    header, _, body = text.partition("\nTree=")
+    per_iteration = 1
+    for line in header.splitlines():
+        if line.startswith("num_tree_per_iteration="):
+            per_iteration = int(line.split("=", 1)[1])
+    parsed = []
+    for block in body.partition("end of trees")[0].split("\nTree="):
+        index, _, rest = block.partition("\n")
+        fields = dict(line.split("=", 1) for line in rest.splitlines() if "=" in line)
+        parsed.append({**fields, "index": int(index)})
+    return per_iteration, parsed
+
+
+def _from_lightgbm(model, columns: np.ndarray, target: int, k: int = 0) -> Forest:
+    """The trees of class ``k`` of a fitted LightGBM model (a regressor or binary classifier
+    has one tree per iteration, a multiclass one a tree per class and iteration), read from
+    its text form, with features renumbered to ``columns``. Leaf values include the learning
+    rate and, in the first tree, the starting score, so the baseline is 0.
+
+    In the text form a tree's internal nodes are numbered from 0 and a child ``c < 0`` is leaf
+    ``~c``; here the internal nodes come first, then the leaves.
+    """
+    per_iteration, parsed = _lightgbm_trees(model)
     parts: list[list[np.ndarray]] = [[], [], [], [], []]
     roots, offset, depth = [], 0, 0
-    for per_iteration in model._predictors:
-        nodes = per_iteration[k].nodes
-        leaf = nodes["is_leaf"].astype(bool)
-        parts[0].append(np.where(leaf, -1, columns[nodes["feature_idx"]]))
-        parts[1].append(nodes["num_threshold"])
-        parts[2].append(nodes["left"].astype(np.int64) + offset)
-        parts[3].append(nodes["right"].astype(np.int64) + offset)
-        parts[4].append(nodes["value"])
+    for fields in parsed:
+        if fields["index"] % per_iteration != k:
+            continue
+        leaf_value = np.asarray(fields["leaf_value"].split(), dtype=np.float64)
+        n_leaves = len(leaf_value)
+        if n_leaves == 1:  # no split: the tree is one leaf
+            feature, threshold = np.zeros(0, np.int64), np.zeros(0)
+            left = right = np.zeros(0, np.int64)
+        else:
+            decision = np.asarray(fields["decision_type"].split(), dtype=np.int64)
+            if (decision & 1).any():
+                raise RuntimeError("unexpected categorical split in a LightGBM tree")
+            feature = np.asarray(fields["split_feature"].split(), dtype=np.int64)
+            threshold = np.asarray(fields["threshold"].split(), dtype=np.float64)
+            left = np.asarray(fields["left_child"].split(), dtype=np.int64)
+            right = np.asarray(fields["right_child"].split(), dtype=np.int64)
+        n_internal = len(feature)
+        leaves = np.arange(n_internal, n_internal + n_leaves) + offset
+        parts[0].append(np.concatenate([np.asarray(columns)[feature], np.full(n_leaves, -1)]))
+        parts[1].append(np.concatenate([threshold, np.zeros(n_leaves)]))
+        parts[2].append(np.concatenate([_node(left, n_internal) + offset, leaves]))
+        parts[3].append(np.concatenate([_node(right, n_internal) + offset, leaves]))
+        parts[4].append(np.concatenate([np.zeros(n_internal), leaf_value]))
+        depth = max(depth, _depth(left, right))
         roots.append(offset)
-        offset += len(nodes)
-        depth = max(depth, int(nodes["depth"].max()))
+        offset += n_internal + n_leaves
+
+    def cat(chunks: list, dtype: type) -> np.ndarray:
+        return np.concatenate(chunks).astype(dtype) if chunks else np.zeros(0, dtype)
+
     return Forest(
-        feature=np.concatenate(parts[0]).astype(np.int32),
-        threshold=np.concatenate(parts[1]).astype(np.float64),
-        left=np.concatenate(parts[2]),
-        right=np.concatenate(parts[3]),
-        value=np.concatenate(parts[4]).astype(np.float64),
+        feature=cat(parts[0], np.int32),
+        threshold=cat(parts[1], np.float64),
+        left=cat(parts[2], np.int64),
+        right=cat(parts[3], np.int64),
+        value=cat(parts[4], np.float64),
         roots=np.asarray(roots, dtype=np.int64),
         column_start=np.asarray([0, len(roots)], dtype=np.int64),
         targets=np.asarray([target], dtype=np.int64),
-        baseline=np.ravel(model._baseline_prediction)[k : k + 1].astype(np.float64),
+        baseline=np.zeros(1),
         depth=np.asarray([depth], dtype=np.int64),
     )
+
+
+def _node(child: np.ndarray, n_internal: int) -> np.ndarray:
+    """A tree's child numbers in the text form (``c < 0``: leaf ``~c``) -> its node numbers."""
+    return np.where(child >= 0, child, n_internal + ~child)
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Levels from the root (internal node 0) to the deepest leaf (0 for a lone leaf)."""
+    if len(left) == 0:
+        return 0
+    level = np.zeros(len(left), dtype=np.int64)
+    deepest = 1
+    for i in range(len(left)):  # a parent is numbered before its children
+        for child in (left[i], right[i]):
+            if child >= 0:
+                level[child] = level[i] + 1
+            else:
+                deepest = max(deepest, int(level[i]) + 1)
+    return deepest
 
 
 def _constant(value: float, target: int) -> Forest:
@@ -225,7 +309,7 @@ def fit(
     >>> bool(np.abs(pred[:, 2] - X[:5, 2]).max() < 0.05), forest.targets.tolist()
     (True, [2])
     """
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    from lightgbm import LGBMRegressor
 
     X = np.asarray(filled, dtype=np.float64)
     foe = np.asarray(feature_of_encoded)
@@ -240,15 +324,10 @@ def fit(
             pieces.append(_constant(float(y[0]), j))
             continue
         columns = np.flatnonzero(foe != foe[j])
-        model = HistGradientBoostingRegressor(
-            max_iter=N_TREES,
-            max_bins=MAX_BINS,
-            early_stopping=False,
-            random_state=int(rng.integers(2**31 - 1)),
-        )
+        model = LGBMRegressor(**_booster_params(int(rng.integers(2**31 - 1)), n_threads))
         _boost(model, X, rows, columns, y, n_threads)
-        piece = _from_sklearn(model, columns, j)
-        _check(piece, [j], model.predict, X, rows, columns)
+        piece = _from_lightgbm(model, columns, j)
+        _check(piece, [j], model, X, rows, columns)
         pieces.append(piece)
     return join(pieces)
 
@@ -270,16 +349,17 @@ def _boost(model, X: np.ndarray, rows: np.ndarray, columns: np.ndarray, y, n_thr
         model.fit(X[np.ix_(rows, columns)], y)
 
 
-def _check(piece: Forest, targets: list[int], reference, X, rows, columns) -> None:
-    """Fail loudly unless ``piece`` reproduces ``reference`` (the model's own raw output)."""
+def _check(piece: Forest, targets: list[int], model, X, rows, columns) -> None:
+    """Fail loudly unless ``piece`` reproduces the model's own raw output."""
     check = rows[:50]
     ours = predict(piece, X[check], rows=[np.arange(len(check))])[:, targets]
-    theirs = np.asarray(reference(X[np.ix_(check, columns)])).reshape(len(check), -1)
+    theirs = np.asarray(model.predict(X[np.ix_(check, columns)], raw_score=True))
+    theirs = theirs.reshape(len(check), -1)
     if not np.allclose(ours, theirs, atol=1e-6):
         raise RuntimeError(
-            "the trees read from scikit-learn's HistGradientBoosting models do not "
-            "reproduce their predictions (their internals may differ in this scikit-learn "
-            "version); pass trees=False to the Imputer"
+            "the trees read from LightGBM's model text do not reproduce its predictions "
+            "(its text format may differ in this LightGBM version); pass trees=False to "
+            "the Imputer"
         )
 
 
@@ -332,7 +412,7 @@ def fit_classes(
     >>> bool((scores.argmax(axis=1) == level[:4]).all()), forest.targets.tolist()
     (True, [1, 2, 3])
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from lightgbm import LGBMClassifier
 
     X = np.asarray(filled, dtype=np.float64)
     foe = np.asarray(feature_of_encoded)
@@ -357,22 +437,20 @@ def fit_classes(
                            for c, e in enumerate(group)]  # fmt: skip
             continue
         columns = np.flatnonzero(foe != f)
-        model = HistGradientBoostingClassifier(
-            max_iter=N_TREES, early_stopping=False, random_state=int(rng.integers(2**31 - 1))
-        )
+        model = LGBMClassifier(**_booster_params(int(rng.integers(2**31 - 1)), n_threads))
         _boost(model, X, rows, columns, y.astype(int), n_threads)
         if len(group) == 1:  # log-odds of class 1
-            piece = _from_sklearn(model, columns, group[0])
-            _check(piece, group, model.decision_function, X, rows, columns)
+            piece = _from_lightgbm(model, columns, group[0])
+            _check(piece, group, model, X, rows, columns)
             pieces.append(piece)
             continue
         scored = [group[c] for c in seen]
         if len(seen) == 2:  # a binary classifier: the log-odds of the second class, 0 for the first
-            own = [_constant(0.0, scored[0]), _from_sklearn(model, columns, scored[1])]
-            _check(own[1], scored[1:], model.decision_function, X, rows, columns)
+            own = [_constant(0.0, scored[0]), _from_lightgbm(model, columns, scored[1])]
+            _check(own[1], scored[1:], model, X, rows, columns)
         else:
-            own = [_from_sklearn(model, columns, e, k) for k, e in enumerate(scored)]
-            _check(join(own), scored, model.decision_function, X, rows, columns)
+            own = [_from_lightgbm(model, columns, e, k) for k, e in enumerate(scored)]
+            _check(join(own), scored, model, X, rows, columns)
         absent = [_constant(ABSENT_SCORE, e) for e in group if e not in scored]
         pieces += sorted(own + absent, key=lambda piece: int(piece.targets[0]))
     return join(pieces)

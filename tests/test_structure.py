@@ -84,3 +84,26 @@ def test_numeric_modules_do_not_know_pandas_or_torch():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 roots.add(node.module.split(".")[0])
         assert not roots & {"pandas", "torch"}, (name, roots)
+
+
+#: private attributes read on another object, each with the reason it is allowed
+ALLOWED_PRIVATE = {
+    # a class method of the save/load mixin rebuilding an instance of its own class
+    ("aeimpute/persistence.py", "est._set_state"),
+}
+
+
+def test_no_private_attribute_of_another_object_is_read():
+    """No module reads another library's (or another object's) private attributes."""
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        rel = str(path.relative_to(PACKAGE.parent))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")):
+                continue
+            if node.attr.startswith("__"):
+                continue
+            owner = ast.unparse(node.value)
+            if owner not in ("self", "cls", "super()"):
+                found.add((rel, f"{owner}.{node.attr}"))
+    assert found == ALLOWED_PRIVATE, found - ALLOWED_PRIVATE

@@ -18,8 +18,8 @@ def _steps(n=400, seed=0):
     return X
 
 
-def test_predictions_match_scikit_learn():
-    from sklearn.ensemble import HistGradientBoostingRegressor
+def test_predictions_match_an_independent_lightgbm_fit():
+    from lightgbm import LGBMRegressor
 
     X = _steps()
     observed = np.ones(X.shape, dtype=bool)
@@ -32,12 +32,10 @@ def test_predictions_match_scikit_learn():
     ours = trees.predict(forest, X, rows=[np.arange(len(X))])
     assert np.isnan(ours[:, [0, 1, 2, 3, 5]]).all()  # only the target is predicted
     rows = observed[:, 4]
-    ref = HistGradientBoostingRegressor(
-        max_iter=trees.N_TREES, max_bins=trees.MAX_BINS, early_stopping=False
-    )
+    ref = LGBMRegressor(**trees._booster_params(seed=12345, n_threads=1))
     ref.fit(X[rows][:, [0, 1, 2, 3, 5]], X[rows, 4])
-    # without early stopping or feature subsampling the boosting draws nothing at random:
-    # the arrays reproduce an independent fit on the same rows exactly
+    # without bagging or feature subsampling the boosting draws nothing at random: the arrays
+    # reproduce an independent fit on the same rows (another seed) to rounding
     np.testing.assert_allclose(ours[:, 4], ref.predict(X[:, [0, 1, 2, 3, 5]]), atol=1e-9)
     # and the rows it never saw are predicted far better than by their mean (std 0.5)
     assert rmse(X[~rows, 4], ours[~rows, 4], np.ones((~rows).sum(), bool)) < 0.25
@@ -92,15 +90,15 @@ def test_arrays_round_trip():
         trees.Forest.from_arrays({k: v for k, v in forest.arrays().items() if k != "roots"})
 
 
-def test_changed_scikit_learn_internals_are_caught(monkeypatch):
-    real = trees._from_sklearn
+def test_a_changed_model_dump_is_caught(monkeypatch):
+    real = trees._from_lightgbm
 
     def off_by_one(model, columns, target, k=0):
         forest = real(model, columns, target, k)
         forest.value = forest.value + 1.0
         return forest
 
-    monkeypatch.setattr(trees, "_from_sklearn", off_by_one)
+    monkeypatch.setattr(trees, "_from_lightgbm", off_by_one)
     X = _steps()
     with pytest.raises(RuntimeError, match="trees=False"):
         trees.fit(X, np.ones(X.shape, bool), np.arange(6), np.eye(6, dtype=bool)[4], seed=0)
@@ -202,8 +200,8 @@ def _classes_table(n=400, seed=0):
     return filled, foe, heads, flag, quadrant
 
 
-def test_classifier_scores_match_scikit_learn():
-    from sklearn.ensemble import HistGradientBoostingClassifier
+def test_classifier_scores_match_an_independent_lightgbm_fit():
+    from lightgbm import LGBMClassifier
 
     filled, foe, heads, flag, quadrant = _classes_table()
     observed = np.ones((len(filled), 5), dtype=bool)
@@ -216,14 +214,14 @@ def test_classifier_scores_match_scikit_learn():
     scores = trees.predict(forest, filled, every)
     assert np.isnan(scores[:, :3]).all()  # numeric columns are not the classifiers' business
     rows = observed[:, 4]
-    ref = HistGradientBoostingClassifier(max_iter=trees.N_TREES, early_stopping=False)
-    ref.fit(filled[rows][:, :4], quadrant[rows])
-    np.testing.assert_allclose(scores[:, 4:], ref.decision_function(filled[:, :4]), atol=1e-9)
-    ref = HistGradientBoostingClassifier(max_iter=trees.N_TREES, early_stopping=False)
+    params = trees._booster_params(seed=12345, n_threads=1)
+    ref = LGBMClassifier(**params).fit(filled[rows][:, :4], quadrant[rows])
+    raw = ref.predict(filled[:, :4], raw_score=True)
+    np.testing.assert_allclose(scores[:, 4:], raw, atol=1e-9)
+    ref = LGBMClassifier(**params)
     ref.fit(fitted[:, [0, 1, 2, 4, 5, 6, 7]], flag)  # learned from the table it was given
-    np.testing.assert_allclose(
-        scores[:, 3], ref.decision_function(filled[:, [0, 1, 2, 4, 5, 6, 7]]), atol=1e-9
-    )
+    raw = ref.predict(filled[:, [0, 1, 2, 4, 5, 6, 7]], raw_score=True)
+    np.testing.assert_allclose(scores[:, 3], raw, atol=1e-9)
     # the hidden categories are recovered from the others
     assert (scores[~rows, 4:].argmax(axis=1) == quadrant[~rows]).mean() > 0.95
 

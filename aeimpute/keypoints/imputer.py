@@ -33,7 +33,7 @@ def _check_gap_range(value: Any) -> tuple[int, int]:
     ok = (
         isinstance(value, (tuple, list))
         and len(value) == 2
-        and all(v._is_int(x) for x in value)
+        and all(v.is_int(x) for x in value)
         and 1 <= value[0] <= value[1]
     )
     if not ok:
