@@ -64,12 +64,49 @@ SHARED_CONSTRAINTS = {
     "learning_rate": real_in(0, 1, "right"),
     "weight_decay": real_in(0, 1),
     "noise_std": real_in(0, 10),
-    "patience": int_in(1),
+    "n_iter_no_change": int_in(1),
     "random_state": (_random_state, "None, an int or a numpy RandomState"),
     "device": (lambda d: isinstance(d, str), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
-    "n_threads": int_in(1, 1024),
+    "n_jobs": (
+        lambda n: n is None or n == -1 or (is_int(n) and 1 <= n <= 1024),
+        "None, -1 (every core) or an integer >= 1 and <= 1024",
+    ),
     "verbose": one_of(True, False),
 }
+
+
+#: default of a parameter kept under its old name after a rename
+DEPRECATED = "deprecated"
+
+
+class RenamedParamsMixin:
+    """Parameters renamed in scikit-learn's way: the old name stays a parameter whose default
+    is ``"deprecated"``; a value given under it is used, with a FutureWarning.
+
+    ``_renamed`` maps each old name to its new one. The estimator reads its
+    parameters through :meth:`_resolved_params`.
+    """
+
+    _renamed: dict[str, str] = {}
+
+    def _resolved_params(self, warn: bool = True) -> dict:
+        """``get_params()`` with each old name's value (if given) under its new name."""
+        import warnings
+
+        params = self.get_params(deep=False)
+        for old, new in self._renamed.items():
+            value = params.pop(old)
+            if isinstance(value, str) and value == DEPRECATED:
+                continue
+            if warn:
+                warnings.warn(
+                    f"{type(self).__name__} parameter {old!r} was renamed {new!r}; pass "
+                    f"{new}={value!r} (the old name will stop working in a future version)",
+                    FutureWarning,
+                    stacklevel=3,
+                )
+            params[new] = value
+        return params
 
 
 class FittedMixin:

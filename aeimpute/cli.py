@@ -272,9 +272,9 @@ def _check_model_columns(imputer: Any, columns: Any, source: Path) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    opts: dict = {"random_state": args.seed, "n_threads": args.threads, "precision": args.precision}
-    if args.max_steps is not None:
-        opts["max_steps"] = args.max_steps
+    opts: dict = {"random_state": args.seed, "n_jobs": args.threads, "precision": args.precision}
+    if args.max_iter is not None:
+        opts["max_iter"] = args.max_iter
     if args.channels is not None:
         opts["channels"] = _channels(args.channels)
     if args.temporal != "auto":
@@ -374,7 +374,10 @@ def _parser() -> argparse.ArgumentParser:
             "--temporal", choices=("auto", "on", "off"), default="auto",
             help="use neighbouring rows as context (auto: with a sorted date index)",
         )  # fmt: skip
-        sp.add_argument("--max-steps", type=int, help="training steps (default: the Imputer's)")
+        sp.add_argument(
+            "--max-iter", "--max-steps", type=int, dest="max_iter",
+            help="training steps (default: the Imputer's)",
+        )  # fmt: skip
         sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         sp.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
         sp.add_argument(
@@ -444,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(demo.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
-    for name in ("batch_rows", "max_steps", "threads", "fit_rows"):
+    for name in ("batch_rows", "max_iter", "threads", "fit_rows"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             option = "--" + name.replace("_", "-")

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
-from aeimpute import _dask
+from aeimpute import _dask, runtime
 from aeimpute import _validation as v
 from aeimpute._frame import FrameIOMixin
 from aeimpute.blend import MAX_ROWS as MAX_BLEND_ROWS
@@ -33,16 +33,16 @@ from aeimpute.schema import (
 
 _CONSTRAINTS = {
     **v.SHARED_CONSTRAINTS,
-    "hidden_width": v.either(v.one_of(None), v.int_in(1)),
+    "width": v.either(v.one_of(None), v.int_in(1)),
     "latent_dim": v.either(v.one_of(None), v.int_in(1)),
     "n_blocks": v.int_in(0, 16),
     "n_models": v.int_in(1, 32),
     "inference_passes": v.int_in(1, 1000),
     "refine": v.int_in(0, 8),
     "neighbors": v.either(v.one_of("auto"), v.int_in(0, 1000)),
-    "linear": v.one_of(True, False),
-    "trees": v.one_of(True, False),
-    "max_steps": v.either(v.one_of("auto"), v.int_in(1)),
+    "linear": v.one_of("auto", True, False),
+    "trees": v.one_of("auto", True, False),
+    "max_iter": v.either(v.one_of("auto"), v.int_in(1)),
     "mask_rate": (
         lambda r: (
             isinstance(r, (tuple, list))
@@ -68,7 +68,7 @@ _CONSTRAINTS = {
 }
 
 
-class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
+class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
     """Fill missing values with a denoising autoencoder.
 
     The model sees each row's observed cells beside a mask of which cells
@@ -80,10 +80,10 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_width : int, optional
-        Width of the hidden layers. Default: ``max(128, 4 * p)`` capped at
-        256, where ``p`` is the number of encoded columns; 64 for the
-        temporal model.
+    width : int, optional
+        Width of the hidden layers (formerly ``hidden_width``). Default:
+        ``max(128, 4 * p)`` capped at 256, where ``p`` is the number of
+        encoded columns; 64 for the temporal model.
     latent_dim : int, optional
         Size of the latent code returned by :meth:`encode`. Default: half
         the hidden width.
@@ -112,20 +112,22 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         training rows (completed, float32; a random 20,000 of them on
         larger tables) are kept in the model to search, and searched on
         every ``transform``. Not used with temporal context.
-    linear : bool, default=True
+    linear : {"auto", True, False}, default="auto"
         Also blend in a ridge regression of each numeric column on all the
         others in the network's completed table (one MICE-like round; its
         weight is fitted beside the neighbours' on the held-back cells).
-        Used where the neighbour blend may be: a row-wise model fitted on
-        at most 20,000 rows.
-    trees : bool, default=True
+        ``"auto"``: for a row-wise model fitted on at most 20,000 rows;
+        ``True`` on any row-wise model (the blend then learns from 20,000
+        rows drawn at random); not with temporal context. ``linear_`` tells
+        whether it was tried.
+    trees : {"auto", True, False}, default="auto"
         Also blend in gradient-boosted trees (LightGBM's
         :class:`~lightgbm.LGBMRegressor`, 100 iterations, 31 leaves, 64
         bins) of each numeric column on all the others in the
         network's completed table (one MissForest-like round, fitted on at
         most 5,000 rows that observed the column; see
         :mod:`aeimpute.trees`); its weight is fitted beside the others on
-        the held-back cells. Used where the neighbour blend may be. The
+        the held-back cells. ``"auto"`` and ``True`` as for ``linear``. The
         costliest part of the blend (about 0.1 s per numeric column of a
         2,000-row table on one thread), so on a table of more than 16
         numeric columns the trees are first fitted on 16 of them, and
@@ -135,13 +137,14 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         probabilities are blended with the network's under their own weight
         (``tree_class_weight_``, also dropped under 0.1; with more than 4
         such columns, screened on 4 of them first).
-    max_steps : int or "auto", default="auto"
-        Maximum number of optimisation steps per network. ``"auto"``: steps
+    max_iter : int or "auto", default="auto"
+        Maximum number of optimisation steps per network (formerly
+        ``max_steps``). ``"auto"``: steps
         for about 600 passes over the training rows,
         ``round(600 * n_rows / min(batch_size, n_rows))``, kept between 1000
         and 3000 (so tables of up to about 850 rows get 1000, 2,560 rows or
         more get 3000); the temporal model takes 1000. The number used is
-        ``max_steps_``.
+        ``max_iter_``.
     batch_size : int, default=512
         Rows per step (all rows when the table is smaller). With temporal
         context, each step draws ``max(1, batch_size // 32)`` windows.
@@ -159,14 +162,15 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         Loss weight of visible cells relative to hidden ones (1.0).
     validation_fraction : float, default=0.05
         Share of observed cells held back for early stopping and for
-        fitting the neighbour blend. Set to 0 to train for ``max_steps``
+        fitting the neighbour blend. Set to 0 to train for ``max_iter``
         without validation. No cells are held back when that would be fewer
         than 40; with fewer than 100 they fit the blend but do not stop
         training early.
-    patience : int, default=400
-        Stop when the validation error has not improved for this many steps.
-        With ``max_steps="auto"`` and more than 1000 steps, training does
-        not stop before its last 1000 steps (``min_steps_``): early in a
+    n_iter_no_change : int, default=400
+        Stop when the validation error has not improved for this many steps
+        (formerly ``patience``). With ``max_iter="auto"`` and more than
+        1000 steps, training does not stop before its last 1000 steps
+        (``min_iter_``): early in a
         long schedule the learning rate is still high and the validation
         error noisy.
     channels : dict {name: [columns]}, "columns" or None
@@ -195,7 +199,8 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
     window : int, default=256
         Rows of context with temporal context: the length of the training
         windows and the receptive field of the network. ``n_blocks``,
-        ``latent_dim`` and ``refine`` apply to the row-wise model only.
+        ``latent_dim`` and ``refine`` apply to the row-wise model only (set
+        with temporal context, they are ignored with a warning).
     column_kinds : dict, optional
         ``{column: kind}`` to override detected column kinds, where kind is
         ``"numeric"``, ``"integer"``, ``"binary"``, ``"categorical"`` or
@@ -210,9 +215,11 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         same value gives the same output.
     device : str, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
-    n_threads : int, default=1
-        Torch CPU threads used while fitting and predicting. One thread is
-        fastest on small tables and when other processes share the cores.
+    n_jobs : int or None, default=1
+        CPU threads of torch, the neighbour search and the trees while
+        fitting and predicting (formerly ``n_threads``); -1 takes every
+        core this process may use, None is 1. One thread is fastest on small
+        tables and when other processes share the cores.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Number format of the training steps' forward pass (weights,
         optimiser and predictions stay float32). ``"auto"`` takes bfloat16
@@ -226,6 +233,10 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         float32. The format used is ``precision_``.
     verbose : bool, default=False
         Show a progress bar while training.
+    hidden_width, max_steps, patience, n_threads : deprecated
+        The former names of ``width``, ``max_iter``, ``n_iter_no_change`` and
+        ``n_jobs``: a value given under one of them is used, with a
+        FutureWarning.
 
     Attributes
     ----------
@@ -274,7 +285,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
     >>> df = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
     >>> df["c"] = df["a"] + df["b"]
     >>> df.iloc[::10, 2] = np.nan
-    >>> out = Imputer(max_steps=200, random_state=0).fit_transform(df)
+    >>> out = Imputer(max_iter=200, random_state=0).fit_transform(df)
     >>> int(out.isna().sum().sum())
     0
     >>> bool((out.loc[1:9, "c"] == df.loc[1:9, "c"]).all())
@@ -282,20 +293,26 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
     """
 
     _fitted_marker = "networks_"
+    _renamed = {
+        "hidden_width": "width",
+        "max_steps": "max_iter",
+        "patience": "n_iter_no_change",
+        "n_threads": "n_jobs",
+    }
 
     def __init__(
         self,
         *,
-        hidden_width: int | None = None,
+        width: int | None = None,
         latent_dim: int | None = None,
         n_blocks: int = 1,
         n_models: int = 1,
         inference_passes: int = 1,
         refine: int = 1,
         neighbors: int | str = "auto",
-        linear: bool = True,
-        trees: bool = True,
-        max_steps: int | str = "auto",
+        linear: bool | str = "auto",
+        trees: bool | str = "auto",
+        max_iter: int | str = "auto",
         batch_size: int = 512,
         learning_rate: float = 5e-3,
         weight_decay: float = 1e-4,
@@ -303,7 +320,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         noise_std: float = 0.05,
         visible_weight: float = 0.1,
         validation_fraction: float = 0.05,
-        patience: int = 400,
+        n_iter_no_change: int = 400,
         channels: dict | str | None = None,
         channel_rate: float = 0.3,
         temporal: str | bool = "auto",
@@ -313,11 +330,15 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         clip: bool = True,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
-        n_threads: int = 1,
+        n_jobs: int | None = 1,
         precision: str = "auto",
         verbose: bool = False,
+        hidden_width: int | None | str = v.DEPRECATED,
+        max_steps: int | str = v.DEPRECATED,
+        patience: int | str = v.DEPRECATED,
+        n_threads: int | None | str = v.DEPRECATED,
     ) -> None:
-        self.hidden_width = hidden_width
+        self.width = width
         self.latent_dim = latent_dim
         self.n_blocks = n_blocks
         self.n_models = n_models
@@ -326,7 +347,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         self.neighbors = neighbors
         self.linear = linear
         self.trees = trees
-        self.max_steps = max_steps
+        self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -334,7 +355,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         self.noise_std = noise_std
         self.visible_weight = visible_weight
         self.validation_fraction = validation_fraction
-        self.patience = patience
+        self.n_iter_no_change = n_iter_no_change
         self.channels = channels
         self.channel_rate = channel_rate
         self.temporal = temporal
@@ -344,9 +365,13 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         self.clip = clip
         self.random_state = random_state
         self.device = device
-        self.n_threads = n_threads
+        self.n_jobs = n_jobs
         self.precision = precision
         self.verbose = verbose
+        self.hidden_width = hidden_width
+        self.max_steps = max_steps
+        self.patience = patience
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: pd.DataFrame | np.ndarray, y: Any = None) -> Imputer:
@@ -365,7 +390,8 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         -------
         self : Imputer
         """
-        v.check_params(self.get_params(deep=False), _CONSTRAINTS)
+        params = self._resolved_params()
+        v.check_params(params, _CONSTRAINTS)
         device = resolve_device(self.device)
         if _dask.is_dask_frame(X):
             X = _dask.fit_rows(X, self.random_state)
@@ -387,12 +413,8 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             for c in all_na:
                 column_kinds[c] = "passthrough"
         temporal = _use_temporal(self.temporal, df)
-        if temporal and self.neighbors not in ("auto", 0):
-            raise ValueError(
-                f"neighbors={self.neighbors!r} applies to the row-wise model, but this table "
-                "is modelled with temporal context (the neighbouring rows in time are its "
-                "context); pass neighbors='auto' or 0, or temporal=False"
-            )
+        if temporal:
+            _check_row_wise_options(params)
         specs = infer_schema(df, column_kinds)
         layout = Layout(specs)
         if layout.n_features == 0:
@@ -416,14 +438,14 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
                 "kind": "temporal",
                 "n_encoded": p_enc,
                 "n_features": layout.n_features,
-                "width": self.hidden_width or 64,
+                "width": params["width"] or 64,
                 "n_blocks": max(1, math.ceil(math.log2(self.window)) - 1),
                 "feature_of_encoded": foe,
                 "horizon": self.window,
                 "numeric": layout.heads()["numeric"],
             }
         else:
-            width = self.hidden_width or int(min(256, max(128, 4 * p_enc)))
+            width = params["width"] or int(min(256, max(128, 4 * p_enc)))
             self.model_config_ = {
                 "n_encoded": p_enc,
                 "n_features": layout.n_features,
@@ -436,11 +458,11 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         self._set_channels(df.columns)
         # a time series keeps every row (their positions are the time axis)
         keep = np.ones(len(df), dtype=bool) if temporal else observed.any(axis=1)
-        if self.max_steps == "auto":
-            self.max_steps_ = auto_steps(int(keep.sum()), self.batch_size, temporal)
-            self.min_steps_ = self.max_steps_ - AUTO_STEPS[0]
+        if params["max_iter"] == "auto":
+            self.max_iter_ = auto_steps(int(keep.sum()), self.batch_size, temporal)
+            self.min_iter_ = self.max_iter_ - AUTO_STEPS[0]
         else:
-            self.max_steps_, self.min_steps_ = self.max_steps, 0
+            self.max_iter_, self.min_iter_ = params["max_iter"], 0
         z = scaler.transform(values[keep], missing=0.0)
         held = self._fit_networks(z, observed[keep], device)
         small = bool(not temporal and keep.sum() <= MAX_BLEND_ROWS)
@@ -448,8 +470,8 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             k = DEFAULT_K if small else 0
         else:
             k = int(self.neighbors)
-        self.linear_ = bool(self.linear) and small
-        self.trees_ = bool(self.trees) and small
+        self.linear_ = self.linear is True or (self.linear == "auto" and small)
+        self.trees_ = self.trees is True or (self.trees == "auto" and small)
         self._fit_blend(z, observed[keep], held, k)
         return self
 
@@ -466,9 +488,9 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             autocast = training_dtype(self.precision, device, int(self.model_config_["width"]))
         self.precision_ = "float32" if autocast is None else "bfloat16"
         optim = OptimConfig.from_params(
-            self.get_params(deep=False),
-            max_steps=self.max_steps_,
-            min_steps=self.min_steps_,
+            self._resolved_params(warn=False),
+            max_steps=self.max_iter_,
+            min_steps=self.min_iter_,
             autocast=autocast,
         )
         corruption = CellCorruption(
@@ -490,7 +512,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             validation_fraction=self.validation_fraction,
             seed=self.seed_,
             device=device,
-            n_threads=self.n_threads,
+            n_threads=self._n_threads,
             channel_of_feature=self.channel_of_feature_,
             window=self.window,
         )
@@ -514,7 +536,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             rng = np.random.default_rng(self.seed_ + 5)
             rows = np.sort(rng.choice(len(z), size=MAX_BLEND_ROWS, replace=False))
         train_obs = observed & ~held
-        net = self.networks_.predict_first(z, train_obs, self.n_threads)
+        net = self.networks_.predict_first(z, train_obs, self._n_threads)
         filled = complete(z, net, train_obs[:, foe])
         held_out = HeldOut(z, held, train_obs, net, filled, rows, foe, numeric)
 
@@ -536,20 +558,20 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
                 "class_trees": self.seed_ + 17,
                 "class_screen": self.seed_ + 19,
             },
-            n_threads=self.n_threads,
+            n_threads=self._n_threads,
         )
 
     def _network_predict(self, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The networks' predictions (averaged over ``inference_passes``), scaled units."""
         return self.networks_.predict(
-            z, observed, self.n_threads, self.inference_passes, tuple(self.mask_rate),
+            z, observed, self._n_threads, self.inference_passes, tuple(self.mask_rate),
             self.seed_ + 3,
         )  # fmt: skip
 
     def _predict(self, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """Filled values in scaled units: the networks' blended with the candidates'."""
         pred = self._network_predict(z, observed)
-        return self.blend_.predict(z, observed, pred, self.networks_.activate, self.n_threads)
+        return self.blend_.predict(z, observed, pred, self.networks_.activate, self._n_threads)
 
     # ------------------------------------------------------------ transform
     def transform(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
@@ -591,7 +613,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
 
         With ``n_models > 1`` the codes of the networks are concatenated.
         With temporal context, the code of a row is the temporal network's
-        hidden features there (``hidden_width`` values), which depend on the
+        hidden features there (``width`` values), which depend on the
         neighbouring rows too.
 
         Returns
@@ -600,7 +622,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         """
         df, kind, _ = self._prepare(X)
         z, observed, _ = self._encode(df, warn=False)
-        codes = self.networks_.encode(z, observed, self.n_threads)
+        codes = self.networks_.encode(z, observed, self._n_threads)
         if kind == "numpy":
             return codes
         cols = [f"latent_{i}" for i in range(codes.shape[1])]
@@ -625,7 +647,7 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         df, kind, _ = self._prepare(X)
         z, observed, _ = self._encode(df, warn=False)
         score = self.networks_.reconstruction_error(
-            z, observed, n_passes, self.n_threads, self.seed_ + 1
+            z, observed, n_passes, self._n_threads, self.seed_ + 1
         )
         if kind == "numpy":
             return score
@@ -714,8 +736,8 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
             "model_config": self.model_config_,
             "n_models": len(self.networks_.models),
             "seed": self.seed_,
-            "max_steps": self.max_steps_,
-            "min_steps": self.min_steps_,
+            "max_iter": self.max_iter_,
+            "min_iter": self.min_iter_,
             "precision": self.precision_,
             "residual_scale": self.residual_scale_.tolist(),
             "linear": self.linear_,
@@ -740,8 +762,8 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         self.model_config_ = dict(meta["model_config"])
         self._set_channels(self.columns_)
         self.seed_ = int(meta["seed"])
-        self.max_steps_ = int(meta["max_steps"])
-        self.min_steps_ = int(meta["min_steps"])
+        self.max_iter_ = int(meta["max_iter"])
+        self.min_iter_ = int(meta["min_iter"])
         self.precision_ = str(meta["precision"])
         self.residual_scale_ = np.asarray(meta["residual_scale"], dtype=np.float64)
         self.linear_ = bool(meta["linear"])
@@ -797,6 +819,17 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ helpers
     @property
+    def n_iter_(self) -> int:
+        """Optimisation steps run (the most of any network of the ensemble)."""
+        self._check_fitted()
+        return max(int(h["steps"]) for h in self.history_)
+
+    @property
+    def _n_threads(self) -> int:
+        """Threads for ``n_jobs`` (see :func:`aeimpute.runtime.n_threads`)."""
+        return runtime.n_threads(self._resolved_params(warn=False)["n_jobs"])
+
+    @property
     def temporal_(self) -> bool:
         self._check_fitted()
         return self.model_config_.get("kind") == "temporal"
@@ -842,13 +875,13 @@ class Imputer(FrameIOMixin, ModelFileMixin, TransformerMixin, BaseEstimator):
         return z, observed, na
 
 
-#: ``max_steps="auto"``: passes over the training rows, and the range of steps allowed
+#: ``max_iter="auto"``: passes over the training rows, and the range of steps allowed
 AUTO_EPOCHS = 600
 AUTO_STEPS = (1000, 3000)
 
 
 def auto_steps(n_rows: int, batch_size: int, temporal: bool = False) -> int:
-    """Training steps for ``max_steps="auto"``.
+    """Training steps for ``max_iter="auto"``.
 
     Examples
     --------
@@ -912,3 +945,27 @@ def draw_completions(
             d[:, group] = onehot
         draws.append(d)
     return draws
+
+
+def _check_row_wise_options(params: dict) -> None:
+    """With temporal context: refuse the blend's options set on, warn about ignored ones."""
+    for name, off in (("neighbors", ("auto", 0)), ("linear", ("auto", False)),
+                      ("trees", ("auto", False))):  # fmt: skip
+        if params[name] not in off:
+            raise ValueError(
+                f"{name}={params[name]!r} applies to the row-wise model, but this table is "
+                "modelled with temporal context (the neighbouring rows in time are its "
+                f"context); pass {name}='auto', or temporal=False"
+            )
+    ignored = [
+        f"{name}={params[name]!r}"
+        for name, default in (("latent_dim", None), ("n_blocks", 1), ("refine", 1))
+        if params[name] != default
+    ]
+    if ignored:
+        warnings.warn(
+            f"{', '.join(ignored)} apply to the row-wise model and are ignored: this table "
+            "is modelled with temporal context (pass temporal=False for the row-wise model)",
+            UserWarning,
+            stacklevel=3,
+        )

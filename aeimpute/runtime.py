@@ -12,6 +12,28 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def n_threads(n_jobs: int | None) -> int:
+    """Threads for an ``n_jobs`` setting: None is 1, -1 every core this process may use.
+
+    Examples
+    --------
+    >>> n_threads(None), n_threads(2)
+    (1, 2)
+    >>> n_threads(-1) >= 1
+    True
+    """
+    if n_jobs is None:
+        return 1
+    if n_jobs == -1:
+        import os
+
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    return int(n_jobs)
+
+
 def resolve_device(device: str) -> Any:
     """The :class:`torch.device` for a ``device`` option.
 

@@ -21,8 +21,16 @@ class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
-#: the constructor parameters of both estimators that set how a network is optimised
-OPTIM_PARAMS = ("max_steps", "batch_size", "learning_rate", "weight_decay", "patience", "verbose")
+#: the constructor parameters of both estimators that set how a network is optimised, and the
+#: :class:`OptimConfig` field each one sets
+OPTIM_PARAMS = {
+    "max_iter": "max_steps",
+    "batch_size": "batch_size",
+    "learning_rate": "learning_rate",
+    "weight_decay": "weight_decay",
+    "n_iter_no_change": "patience",
+    "verbose": "verbose",
+}
 
 
 @dataclass
@@ -52,12 +60,14 @@ class OptimConfig:
 
         Examples
         --------
-        >>> params = {"max_steps": "auto", "batch_size": 64, "learning_rate": 1e-3,
-        ...           "weight_decay": 0.0, "patience": 10, "verbose": False, "other": 1}
-        >>> OptimConfig.from_params(params, max_steps=500).max_steps
-        500
+        >>> params = {"max_iter": "auto", "batch_size": 64, "learning_rate": 1e-3,
+        ...           "weight_decay": 0.0, "n_iter_no_change": 10, "verbose": False, "other": 1}
+        >>> config = OptimConfig.from_params(params, max_steps=500)
+        >>> config.max_steps, config.patience
+        (500, 10)
         """
-        return cls(**{**{name: params[name] for name in OPTIM_PARAMS}, **settings})
+        shared = {field: params[name] for name, field in OPTIM_PARAMS.items()}
+        return cls(**{**shared, **settings})
 
 
 @dataclass

@@ -71,7 +71,7 @@ def _imputer_outputs(name: str, imp, df: pd.DataFrame) -> dict:
         k: getattr(imp, k)
         for k in (
             "n_neighbors_", "neighbor_weight_", "linear_weight_", "tree_weight_",
-            "tree_class_weight_", "tree_class_temperature_", "precision_", "max_steps_",
+            "tree_class_weight_", "tree_class_temperature_", "precision_", "max_iter_",
         )
         if hasattr(imp, k)
     }  # fmt: skip
@@ -97,11 +97,11 @@ def fingerprints() -> dict:
     torch.set_num_threads(1)
     res = {}
     df = _mixed(400, 0)
-    res.update(_imputer_outputs("blend", Imputer(max_steps=150, random_state=0), df))
+    res.update(_imputer_outputs("blend", Imputer(max_iter=150, random_state=0), df))
     res.update(
         _imputer_outputs(
             "ensemble",
-            Imputer(max_steps=60, n_models=2, inference_passes=3, hidden_width=32,
+            Imputer(max_iter=60, n_models=2, inference_passes=3, width=32,
                     neighbors=0, linear=False, trees=False, random_state=1),
             df,
         )
@@ -109,7 +109,7 @@ def fingerprints() -> dict:
     wide = _mixed(300, 2)
     for k in range(20):  # more numeric columns than the tree screen takes
         wide[f"w{k}"] = wide["a"] * (k % 3) + np.random.default_rng(k).normal(size=300)
-    res.update(_imputer_outputs("screened", Imputer(max_steps=80, random_state=3), wide))
+    res.update(_imputer_outputs("screened", Imputer(max_iter=80, random_state=3), wide))
     rng = np.random.default_rng(4)
     t = np.arange(600)
     ts = pd.DataFrame(
@@ -126,7 +126,7 @@ def fingerprints() -> dict:
     res.update(
         _imputer_outputs(
             "temporal",
-            Imputer(max_steps=60, window=64, channels={"s": ["s1", "s2"]}, random_state=5),
+            Imputer(max_iter=60, window=64, channels={"s": ["s1", "s2"]}, random_state=5),
             ts,
         )
     )
@@ -134,7 +134,7 @@ def fingerprints() -> dict:
     holes = xy.copy()
     holes[100:120, 0, 2] = np.nan
     holes[300:303, 0, 1] = np.nan
-    kp = KeypointImputer(window=64, max_steps=60, random_state=0)
+    kp = KeypointImputer(window=64, max_iter=60, random_state=0)
     kout = {"transform": _digest(kp.fit_transform(holes)), "history": _digest(kp.history_)}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "k.aeimpute"

@@ -90,7 +90,7 @@ def methods(seed: int, steps: int | None) -> dict[str, Callable[[], object]]:
     from aeimpute import Imputer
     from aeimpute.baselines import InterpolationImputer, LowRankImputer
 
-    extra = {} if steps is None else {"max_steps": steps}
+    extra = {} if steps is None else {"max_iter": steps}
     return {
         "time interpolation": lambda: InterpolationImputer(method="linear", along="index"),
         "low-rank": lambda: LowRankImputer(random_state=seed),
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--scenarios", nargs="*", default=["outage", "mcar"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=None, help="Imputer max_steps (default: its own)")
+    p.add_argument("--steps", type=int, default=None, help="Imputer max_iter (default: its own)")
     p.add_argument("--downstream-seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=HERE / "results")
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"Run on {_dt.date.today()} on {machine()}; UCI Air Quality ({len(df)} hourly rows x "
         f"{df.shape[1]} columns, real gaps kept); seeds {seeds}; Imputer "
-        f"max_steps={args.steps or 'default'}; {results['seconds'].sum() / 60:.0f} min of "
+        f"max_iter={args.steps or 'default'}; {results['seconds'].sum() / 60:.0f} min of "
         "imputation in all. RMSE on the hidden cells, columns min-max scaled; best per "
         "column in bold; seconds = fit_transform on one core."
     )

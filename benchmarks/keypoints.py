@@ -109,7 +109,7 @@ def _aeimpute(steps: int | None):
     from aeimpute import KeypointImputer
 
     def run(pose, seed):
-        kw = {} if steps is None else {"max_steps": steps}
+        kw = {} if steps is None else {"max_iter": steps}
         imp = KeypointImputer(random_state=seed, **kw)
         out = imp.fit_transform(pose)
         run.history = imp.history_
@@ -305,7 +305,7 @@ def timing(n_frames: int, n_keypoints: int, n_threads: int) -> str:
     xy = simulate_poses(n_frames=n_frames, n_keypoints=n_keypoints, random_state=0)
     hidden, _ = keypoint_gaps(np.ones(xy.shape[:-1], bool), LENGTHS, n_frames // 500, 3, rng=0)
     xy[hidden] = np.nan
-    imp = KeypointImputer(random_state=0, n_threads=n_threads)
+    imp = KeypointImputer(random_state=0, n_jobs=n_threads)
     t0 = time.perf_counter()
     imp.fit(xy)
     fit_s = time.perf_counter() - t0
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         help="synthetic, sleap_flies, mouse_rng0 ... mouse_rng4",
     )  # fmt: skip
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_steps")
+    p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_iter")
     p.add_argument(
         "--gaps", type=int, default=40,
         help="gaps of the longest length per kind; shorter lengths get more (x sqrt(60 / length))",
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "keypoints_timing.md").write_text(
             f"# KeypointImputer timing\n\nRun on {_dt.date.today()} on {machine()}; this run "
-            f"sets n_threads={args.threads}. A generated recording (simulate_poses) with "
+            f"sets n_jobs={args.threads}. A generated recording (simulate_poses) with "
             f"occlusion gaps; fit with default settings, then transform of all frames.\n\n"
             f"{table}\n"
         )
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"Run on {_dt.date.today()} on {machine()}; seeds {args.seeds}; per kind {args.gaps} gaps "
         f"of 60 and 30 frames, 2x as many of 10, 4x of 3 and 8x of 1 frame; "
-        f"KeypointImputer max_steps={args.steps or 'default'}; "
+        f"KeypointImputer max_iter={args.steps or 'default'}; "
         f"{minutes:.1f} min in all. Pixel RMSE on the hidden points (PCK = share within "
         f"{PCK_PX:g} px); best per column in bold; seconds = fit + transform per recording."
     )

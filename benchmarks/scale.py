@@ -19,7 +19,7 @@ Python, torch, the table and the result are all included). Measured:
   fits on at most 1,000,000 sampled rows) and ``aeimpute transform`` (record
   batches of 65,536 rows, Parquet to Parquet);
 * in-memory ``Imputer.transform`` throughput with 50 columns (default width
-  and ``hidden_width=128``), and ``Imputer.fit`` time on ``--fit-rows`` x 50.
+  and ``width=128``), and ``Imputer.fit`` time on ``--fit-rows`` x 50.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def _imputer(threads: int, steps: int, **kw):
     from aeimpute import Imputer
 
     if steps:
-        kw["max_steps"] = steps
-    return Imputer(random_state=0, n_threads=threads, **kw)
+        kw["max_iter"] = steps
+    return Imputer(random_state=0, n_jobs=threads, **kw)
 
 
 def _estimator(method: str, threads: int, steps: int):
@@ -106,7 +106,7 @@ def _child(argv: list[str]) -> dict:
     elif kind == "throughput":  # rows/s of Imputer.transform for each WIDTH
         train, df = make_table(20_000, p, 0), make_table(n, p, 1)
         for width in rest[5:]:
-            kw = {} if width == "default" else {"hidden_width": int(width)}
+            kw = {} if width == "default" else {"width": int(width)}
             imp = _imputer(threads, steps, **kw).fit(train)
             imp.transform(df.iloc[:10_000])  # warm-up
             best = min(_timed(imp.transform, df) for _ in range(2))
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fit-rows", type=int, default=1_000_000, help="rows for the fit time")
     p.add_argument("--speed-rows", nargs="+", type=int, default=[100_000, 1_000_000])
     p.add_argument("--budget", type=float, default=600.0, help="seconds per run before stopping")
-    p.add_argument("--max-steps", type=int, default=0, help="Imputer max_steps (0: default)")
+    p.add_argument("--max-iter", type=int, default=0, help="Imputer max_iter (0: default)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--no-readme", action="store_true", help="do not update the README table")
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     records = []
     stopped: set[str] = set()
-    steps = str(args.max_steps)
+    steps = str(args.max_iter)
     common = [str(args.threads), steps]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             src, dst, model = tmp / "in.parquet", tmp / "out.parquet", tmp / "m.aeimpute"
             write_parquet(src, n, args.cols)
             options = ["--threads", str(args.threads), "--progress", "off"]
-            if args.max_steps:
-                options += ["--max-steps", steps]
+            if args.max_iter:
+                options += ["--max-iter", steps]
             fit = measure(["cli", "fit", str(src), "-o", str(model), *options])
             records.append({"method": "aeimpute fit, Parquet file", "rows": n, **fit})
             tr = measure(["cli", "transform", str(model), str(src), "-o", str(dst)])
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     speed_lines = "\n".join(
         f"| {n:,} | {s['default']:,.0f} | {s['128']:,.0f} |" for n, s in speed.items()
     )
-    body = f"""Run on {_dt.date.today()} on {machine()}; here n_threads={args.threads}.
+    body = f"""Run on {_dt.date.today()} on {machine()}; here n_jobs={args.threads}.
 Generated rank-5 tables with 20% of cells missing at random. Every number comes from a
 child process of its own: wall time of the work (the in-memory table is generated before the
 clock starts) and the process's peak RSS (Python, torch, the data and the result included).
@@ -268,7 +268,7 @@ OUT.parquet` (record batches of 65,536 rows).
 
 #### In-memory transform throughput ({args.memory_cols} numeric columns, rows/s)
 
-| rows | default width | hidden_width=128 |
+| rows | default width | width=128 |
 |---:|---:|---:|
 {speed_lines}
 

@@ -101,7 +101,7 @@ def strategies(channels: dict, steps: int | None, seed: int = 0) -> dict:
         filled = KNNImputer(n_neighbors=5).fit_transform(scale.transform(X))
         return pd.DataFrame(scale.inverse_transform(filled), index=X.index, columns=X.columns)
 
-    extra = {} if steps is None else {"max_steps": steps}
+    extra = {} if steps is None else {"max_iter": steps}
     return {
         "keep NaN (model handles it)": lambda X: X,
         "mean": sk(SimpleImputer(strategy="mean")),
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     from aeimpute import report
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steps", type=int, default=None, help="Imputer max_steps (default: its own)")
+    p.add_argument("--steps", type=int, default=None, help="Imputer max_iter (default: its own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the outages and the imputers")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)

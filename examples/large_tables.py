@@ -32,7 +32,7 @@ def make_parts(folder: Path, n_parts: int = 4, rows: int = 5_000, seed: int = 0)
         part.to_parquet(folder / f"part-{k}.parquet", index=False)
 
 
-def with_dask(folder: Path, out: Path, max_steps: int = 300) -> pd.DataFrame:
+def with_dask(folder: Path, out: Path, max_iter: int = 300) -> pd.DataFrame:
     try:
         import dask.dataframe as dd
         from dask.distributed import Client, LocalCluster
@@ -46,31 +46,31 @@ def with_dask(folder: Path, out: Path, max_steps: int = 300) -> pd.DataFrame:
         Client(cluster),
     ):
         ddf = dd.read_parquet(folder)
-        imputer = Imputer(max_steps=max_steps, random_state=0).fit(ddf)
+        imputer = Imputer(max_iter=max_iter, random_state=0).fit(ddf)
         filled = imputer.transform(ddf)  # lazy
         filled.to_parquet(out)  # computed here, one partition per task
     return pd.read_parquet(out)
 
 
-def with_command_line(folder: Path, work: Path, max_steps: int = 300) -> pd.DataFrame:
+def with_command_line(folder: Path, work: Path, max_iter: int = 300) -> pd.DataFrame:
     model, filled = work / "model.aeimpute", work / "part-0-filled.parquet"
     cli = [sys.executable, "-m", "aeimpute.cli"]
-    steps = ["--max-steps", str(max_steps)]
+    steps = ["--max-iter", str(max_iter)]
     subprocess.run([*cli, "fit", str(folder), "-o", str(model), *steps], check=True)
     source = folder / "part-0.parquet"
     subprocess.run([*cli, "transform", str(model), str(source), "-o", str(filled)], check=True)
     return pd.read_parquet(filled)
 
 
-def main(max_steps: int = 300, rows: int = 5_000) -> None:
+def main(max_iter: int = 300, rows: int = 5_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         make_parts(work / "raw", rows=rows)
         before = pd.read_parquet(work / "raw")
         print(f"{int(before.isna().sum().sum())} missing cells in {len(before)} rows")
-        dask_out = with_dask(work / "raw", work / "filled", max_steps)
+        dask_out = with_dask(work / "raw", work / "filled", max_iter)
         print(f"Dask: {int(dask_out.isna().sum().sum())} missing cells left")
-        cli_out = with_command_line(work / "raw", work, max_steps)
+        cli_out = with_command_line(work / "raw", work, max_iter)
         print(f"command line, part-0: {int(cli_out.isna().sum().sum())} missing cells left")
 
 

@@ -63,7 +63,7 @@ def main() -> None:
     )
     if threshold is not None and pose.confidence is None:
         threshold = None  # the file has no scores
-    imp = KeypointImputer(confidence_threshold=threshold, max_steps=args.steps, random_state=0)
+    imp = KeypointImputer(confidence_threshold=threshold, max_iter=args.steps, random_state=0)
     t0 = time.perf_counter()
     repaired = imp.fit_transform(pose)
     print(

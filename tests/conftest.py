@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 # small, fast settings for every test that does not measure accuracy
-FAST = {"hidden_width": 16, "n_blocks": 1, "max_steps": 20, "batch_size": 64}
+FAST = {"width": 16, "n_blocks": 1, "max_iter": 20, "batch_size": 64}
 
 
 @pytest.fixture(autouse=True)

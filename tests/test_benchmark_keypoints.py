@@ -48,7 +48,7 @@ def _small_imputer():
     from aeimpute import KeypointImputer
 
     def run(pose, seed):
-        imp = KeypointImputer(window=32, width=8, max_steps=5, random_state=seed)
+        imp = KeypointImputer(window=32, width=8, max_iter=5, random_state=seed)
         out = imp.fit_transform(pose)
         run.history = imp.history_
         return out.xy

@@ -11,7 +11,7 @@ import pytest
 
 from aeimpute.cli import main
 
-FAST = ["--max-steps", "20"]
+FAST = ["--max-iter", "20"]
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_fit_transform_with_channels_and_date_index(tmp_path):
     spec = tmp_path / "channels.json"
     spec.write_text('{"sensor": ["x", "y"]}')
     args = ["fit-transform", str(path), "-o", str(out), "--index-col", "when",
-            "--channels", str(spec), "--max-steps", "10"]  # fmt: skip
+            "--channels", str(spec), "--max-iter", "10"]  # fmt: skip
     assert main(args) == 0
     filled = pd.read_csv(out)
     assert list(filled.columns) == ["when", "x", "y"] and not filled.isna().any().any()
@@ -93,7 +93,7 @@ def test_fit_transform_with_channels_and_date_index(tmp_path):
         (["fit", "{data}", "-o", "m.aeimpute", "--columns", "zz"], "--columns names columns"),
         (["fit", "{data}", "-o", "m.aeimpute", "--channels", "{bad"], "--channels is neither"),
         (["fit", "{data}", "-o", "m.aeimpute", "--channels", '{"s": ["zz"]}'], "'zz'"),
-        (["fit", "{data}", "-o", "m.aeimpute", "--max-steps", "0"], "--max-steps must be"),
+        (["fit", "{data}", "-o", "m.aeimpute", "--max-iter", "0"], "--max-iter must be"),
         (["transform", "none.aeimpute", "{data}", "-o", "x.csv"], "no such model file"),
         (["fit-transform", "{data}", "-o", "missing_dir/x.csv", *FAST], "does not exist"),
         (["fit", ".", "-o", "m.aeimpute"], "a folder without .parquet"),

@@ -108,7 +108,7 @@ def test_large_tables_example_runs(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("large_tables_example", path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    example.main(max_steps=10, rows=500)
+    example.main(max_iter=10, rows=500)
     out = capsys.readouterr().out
     assert "Dask: 0 missing cells left" in out
     assert "command line, part-0: 0 missing cells left" in out

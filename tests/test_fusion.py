@@ -15,7 +15,7 @@ from aeimpute import Imputer
 from aeimpute.channels import missing_indicators, report, resolve_channels
 from aeimpute.corruption import hide_channel_runs, hide_channels
 
-TINY_TEMPORAL = {"hidden_width": 16, "window": 32, "max_steps": 20, "batch_size": 64}
+TINY_TEMPORAL = {"width": 16, "window": 32, "max_iter": 20, "batch_size": 64}
 
 
 def series_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -129,7 +129,7 @@ def test_channels_from_multiindex_and_output_contract():
     rng = np.random.default_rng(0)
     damaged = df.mask(rng.random(df.shape) < 0.15)
     before = damaged.copy()
-    imp = Imputer(temporal=False, hidden_width=16, max_steps=30, random_state=0)
+    imp = Imputer(temporal=False, width=16, max_iter=30, random_state=0)
     out = imp.fit_transform(damaged)
     pd.testing.assert_frame_equal(damaged, before)  # input not mutated
     assert [name for name, _ in imp.channels_] == ["a", "b"]
@@ -152,8 +152,8 @@ def test_without_channels_training_is_unchanged():
     """Single-column channels add no corruption: same output as before the option existed."""
     df = series_frame(120).droplevel(0, axis=1).set_axis(list("pqrs"), axis=1)
     df = df.reset_index(drop=True).mask(np.random.default_rng(0).random(df.shape) < 0.2)
-    a = Imputer(hidden_width=16, max_steps=30, random_state=0).fit_transform(df)
-    b = Imputer(channels="columns", hidden_width=16, max_steps=30, random_state=0).fit_transform(df)
+    a = Imputer(width=16, max_iter=30, random_state=0).fit_transform(df)
+    b = Imputer(channels="columns", width=16, max_iter=30, random_state=0).fit_transform(df)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -208,9 +208,9 @@ def test_temporal_fills_a_sensor_outage_from_neighbouring_rows():
     for start in range(20, n - 20, 60):
         mask[start : start + 8, 0] = True
     damaged = df.mask(mask)
-    settings = {"hidden_width": 32, "window": 64, "max_steps": 250, "random_state": 0}
+    settings = {"width": 32, "window": 64, "max_iter": 250, "random_state": 0}
     temporal = Imputer(**settings).fit_transform(damaged)
-    rows = Imputer(temporal=False, hidden_width=32, max_steps=250, random_state=0)
+    rows = Imputer(temporal=False, width=32, max_iter=250, random_state=0)
     rows_out = rows.fit_transform(damaged)
     linear = damaged.interpolate()
 

@@ -140,7 +140,7 @@ def test_sklearn_pipeline_clone_and_set_output(numeric):
     pipe = make_pipeline(Imputer(**FAST, random_state=0), LinearRegression()).fit(X, y)
     assert pipe.predict(X).shape == (len(X),)
     imp = clone(Imputer(**FAST, random_state=0))
-    assert imp.get_params()["hidden_width"] == 16
+    assert imp.get_params()["width"] == 16
     out = imp.set_output(transform="pandas").fit_transform(X.to_numpy())
     assert isinstance(out, pd.DataFrame) and list(out.columns) == ["x0", "x1", "x2", "x3"]
     imp2 = Imputer(**FAST, random_state=0).fit(X)
@@ -162,10 +162,10 @@ def test_validation_and_early_stopping_run():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 8))
     X[rng.random(X.shape) < 0.1] = np.nan
-    imp = Imputer(hidden_width=16, n_blocks=1, max_steps=400, patience=50, random_state=0).fit(X)
+    imp = Imputer(width=16, n_blocks=1, max_iter=400, n_iter_no_change=50, random_state=0).fit(X)
     h = imp.history_[0]
     assert h["best_val_loss"] is not None
-    # stopped early: exactly `patience` steps after the best validation error, before max_steps
+    # stopped early: exactly `patience` steps after the best validation error, before max_iter
     assert h["steps"] < 400 and h["steps"] - h["best_step"] == 50
 
 
@@ -183,7 +183,7 @@ def test_few_held_back_cells_fit_the_blend_without_early_stopping(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(150, 8))  # ~60 held-back cells: between 40 and 100
     X[rng.random(X.shape) < 0.1] = np.nan
-    imp = Imputer(hidden_width=16, n_blocks=1, max_steps=60, random_state=0).fit(X)
+    imp = Imputer(width=16, n_blocks=1, max_iter=60, random_state=0).fit(X)
     assert 40 <= held["n"] < 100
     h = imp.history_[0]
     assert h["best_val_loss"] is None and h["steps"] == 60
@@ -227,7 +227,7 @@ def test_threads_setting_restored(numeric):
     import torch
 
     torch.set_num_threads(1)
-    Imputer(**FAST, n_threads=2, random_state=0).fit(numeric)
+    Imputer(**FAST, n_jobs=2, random_state=0).fit(numeric)
     assert torch.get_num_threads() == 1
 
 
@@ -250,7 +250,7 @@ def test_refine_and_inference_passes(numeric, tmp_path):
     pd.testing.assert_frame_equal(Imputer.load(tmp_path / "m").transform(numeric), b)
 
 
-def test_max_steps_auto_follows_the_documented_rule(numeric, tmp_path):
+def test_max_iter_auto_follows_the_documented_rule(numeric, tmp_path):
     from aeimpute.imputer import auto_steps
 
     assert auto_steps(100, 512) == 1000  # small tables: the floor
@@ -258,18 +258,18 @@ def test_max_steps_auto_follows_the_documented_rule(numeric, tmp_path):
     assert auto_steps(20_000, 512) == 3000
     assert auto_steps(10**7, 512) == 3000  # large tables: the ceiling
     assert auto_steps(10**7, 512, temporal=True) == 1000
-    imp = Imputer(hidden_width=16, batch_size=16, random_state=0, patience=25).fit(numeric)
-    assert imp.max_steps_ == auto_steps(len(numeric), 16) == 3000
-    assert imp.min_steps_ == imp.max_steps_ - 1000  # no early stop before the last 1000
-    assert imp.history_[0]["steps"] >= imp.min_steps_
-    assert imp.history_[0]["steps"] <= imp.max_steps_
+    imp = Imputer(width=16, batch_size=16, random_state=0, n_iter_no_change=25).fit(numeric)
+    assert imp.max_iter_ == auto_steps(len(numeric), 16) == 3000
+    assert imp.min_iter_ == imp.max_iter_ - 1000  # no early stop before the last 1000
+    assert imp.history_[0]["steps"] >= imp.min_iter_
+    assert imp.history_[0]["steps"] <= imp.max_iter_
     imp.save(tmp_path / "m.aeimpute")
     loaded = Imputer.load(tmp_path / "m.aeimpute")
-    assert (loaded.max_steps_, loaded.min_steps_) == (imp.max_steps_, imp.min_steps_)
+    assert (loaded.max_iter_, loaded.min_iter_) == (imp.max_iter_, imp.min_iter_)
     fixed = Imputer(**FAST).fit(numeric)
-    assert (fixed.max_steps_, fixed.min_steps_) == (FAST["max_steps"], 0)
-    with pytest.raises(ValueError, match="max_steps"):
-        Imputer(max_steps="fast").fit(numeric)
+    assert (fixed.max_iter_, fixed.min_iter_) == (FAST["max_iter"], 0)
+    with pytest.raises(ValueError, match="max_iter"):
+        Imputer(max_iter="fast").fit(numeric)
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
@@ -290,7 +290,7 @@ def test_precision_auto_takes_bfloat16_only_where_native(numeric, monkeypatch):
     from aeimpute import network
 
     cpu = torch.device("cpu")
-    wide = {**FAST, "hidden_width": network.BFLOAT16_MIN_WIDTH}
+    wide = {**FAST, "width": network.BFLOAT16_MIN_WIDTH}
     monkeypatch.setattr(network, "native_bfloat16", lambda device: False)
     assert network.training_dtype("auto", cpu, 256) is None
     assert Imputer(**wide, random_state=0).fit(numeric).precision_ == "float32"
@@ -335,7 +335,7 @@ def test_concurrent_fits_leave_the_thread_count_as_it_was(numeric):
 
     def fit(threads):
         try:
-            Imputer(**FAST, n_threads=threads, random_state=0).fit_transform(numeric)
+            Imputer(**FAST, n_jobs=threads, random_state=0).fit_transform(numeric)
         except Exception as err:  # noqa: BLE001  (reported below)
             errors.append(err)
 
@@ -388,3 +388,66 @@ def test_an_entirely_missing_batch_column_of_numpy_bool_and_int_returns_them():
     out = imp.transform(batch)
     assert out["b"].dtype == bool and out["i"].dtype == np.int64
     np.testing.assert_array_equal(out["x"][:3], batch["x"][:3])  # observed: untouched
+
+
+@pytest.mark.parametrize(
+    "old, new, value",
+    [("hidden_width", "width", 16), ("max_steps", "max_iter", 20),
+     ("patience", "n_iter_no_change", 7), ("n_threads", "n_jobs", 2)],
+)  # fmt: skip
+def test_renamed_parameters_still_work_with_a_warning(numeric, old, new, value):
+    from sklearn.base import clone
+
+    base = {k: v for k, v in {**FAST, "random_state": 0}.items() if k != new}
+    imp = Imputer(**base, **{old: value})  # the new name left at its default
+    assert clone(imp).get_params()[old] == value
+    with pytest.warns(FutureWarning, match=f"'{old}' was renamed '{new}'"):
+        imp.fit(numeric)
+    used = {
+        "width": lambda: imp.model_config_["width"],
+        "max_iter": lambda: imp.max_iter_,
+        "n_iter_no_change": lambda: imp._resolved_params(warn=False)["n_iter_no_change"],
+        "n_jobs": lambda: imp._n_threads,
+    }
+    assert used[new]() == value
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_step'"):
+        Imputer(max_step=5)
+
+
+def test_renamed_keypoint_parameters_still_work_with_a_warning():
+    from aeimpute import KeypointImputer
+    from aeimpute.keypoints import simulate_poses
+
+    xy = simulate_poses(n_frames=200, n_keypoints=4, random_state=0)
+    xy[50:60, 0, 1] = np.nan
+    imp = KeypointImputer(window=32, width=8, max_iter=5, validation=False, random_state=0)
+    with pytest.warns(FutureWarning, match="'validation' was renamed 'early_stopping'"):
+        imp.fit(xy)
+    assert imp.history_["validation_points"] == 0  # held back nothing: early stopping is off
+
+
+def test_row_wise_options_with_temporal_context_say_so():
+    idx = pd.date_range("2024-01-01", periods=64, freq="h")
+    df = pd.DataFrame({"a": np.sin(np.arange(64.0)), "b": np.cos(np.arange(64.0))}, index=idx)
+    df.iloc[::7, 0] = np.nan
+    params = {**FAST, "window": 16, "random_state": 0}
+    with pytest.warns(UserWarning, match=r"latent_dim=4, refine=0 apply to the row-wise model"):
+        Imputer(**params, latent_dim=4, refine=0).fit(df)
+    for name in ("linear", "trees"):
+        with pytest.raises(ValueError, match=f"{name}=True applies to the row-wise model"):
+            Imputer(**params, **{name: True}).fit(df)
+
+
+def test_linear_and_trees_true_apply_beyond_the_auto_size(monkeypatch):
+    import aeimpute.imputer as imputer_module
+
+    monkeypatch.setattr(imputer_module, "MAX_BLEND_ROWS", 100)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    X[:, 3] = X[:, 0] - X[:, 1]
+    X[rng.random(X.shape) < 0.15] = np.nan
+    auto = Imputer(**FAST, validation_fraction=0.2, random_state=0).fit(X)
+    assert not auto.linear_ and not auto.trees_  # "auto": the table is over the size
+    forced = Imputer(**FAST, validation_fraction=0.2, linear=True, trees=True, random_state=0)
+    forced.fit(X)
+    assert forced.linear_ and forced.trees_

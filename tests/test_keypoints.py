@@ -26,7 +26,7 @@ from aeimpute.simulate import keypoint_gaps
 from aeimpute.temporal import bridge
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "keypoints"
-FAST = {"window": 32, "width": 16, "max_steps": 20, "batch_size": 8, "random_state": 0}
+FAST = {"window": 32, "width": 16, "max_iter": 20, "batch_size": 8, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +322,7 @@ def test_learns_a_rigid_body_better_than_linear_interpolation():
     for s in rng.choice(np.arange(100, 1100, 50), 12, replace=False):
         hidden[s : s + 30, 0, rng.integers(4)] = True
     damaged = np.where(hidden[..., None], np.nan, xy)
-    imp = KeypointImputer(window=64, max_steps=300, gap_range=(5, 40), random_state=0)
+    imp = KeypointImputer(window=64, max_iter=300, gap_range=(5, 40), random_state=0)
     out = imp.fit_transform(damaged)
     from aeimpute.baselines import InterpolationImputer
 
@@ -347,7 +347,7 @@ def test_save_load_gives_the_same_output(tmp_path, poses):
 def test_pose_table_works_with_the_tabular_imputer(poses):
     frame = PoseData(poses[:200]).to_frame()
     frame.iloc[10:14, 3] = np.nan
-    out = Imputer(max_steps=20, random_state=0).fit_transform(frame)
+    out = Imputer(max_iter=20, random_state=0).fit_transform(frame)
     assert out.columns.equals(frame.columns) and not out.isna().any().any()
 
 
@@ -411,7 +411,7 @@ def test_tampered_or_foreign_keypoint_model_files_are_refused(tmp_path, poses):
         zf.writestr("weights.pt", bytes(altered))
     with pytest.raises(ModelFileError, match="checksum"):
         KeypointImputer.load(path)
-    table = Imputer(max_steps=5, random_state=0).fit(pd.DataFrame({"a": [1.0, 2, np.nan, 4]}))
+    table = Imputer(max_iter=5, random_state=0).fit(pd.DataFrame({"a": [1.0, 2, np.nan, 4]}))
     table.save(tmp_path / "table.aeimpute")
     with pytest.raises(ModelFileError, match="saved by Imputer.save, not KeypointImputer"):
         KeypointImputer.load(tmp_path / "table.aeimpute")
@@ -428,7 +428,7 @@ def test_keypoint_model_loads_onto_a_chosen_device(tmp_path, poses):
 
 @pytest.mark.parametrize(
     "param, value",
-    [("random_state", "seven"), ("device", 3), ("n_threads", 5000), ("learning_rate", 0.0)],
+    [("random_state", "seven"), ("device", 3), ("n_jobs", 5000), ("learning_rate", 0.0)],
 )
 def test_shared_training_parameters_are_checked_as_for_the_table_imputer(poses, param, value):
     with pytest.raises(ValueError, match=f"parameter '{param}'"):

@@ -79,7 +79,7 @@ def test_blend_lowers_the_error_where_neighbours_know_better():
     df = _clusters()
     missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
     # the neighbours are the only candidate: "plain" is the network alone
-    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0,
+    params = {**FAST, "max_iter": 150, "validation_fraction": 0.1, "random_state": 0,
               "linear": False, "trees": False}  # fmt: skip
     plain = Imputer(neighbors=0, **params).fit_transform(missing)
     imp = Imputer(**params)
@@ -103,7 +103,7 @@ def test_linear_blend_on_a_linear_table(tmp_path):
     df = pd.DataFrame(Z @ rng.normal(size=(3, 8)) + 0.05 * rng.normal(size=(400, 8)))
     df.columns = [f"x{i}" for i in range(8)]
     missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 100, "neighbors": 0, "trees": False, "random_state": 0}
+    params = {**FAST, "max_iter": 100, "neighbors": 0, "trees": False, "random_state": 0}
     plain = Imputer(linear=False, **params).fit_transform(missing)
     imp = Imputer(**params).fit(missing)
     assert imp.linear_ and imp.linear_weight_ > 0.5 and "linear" in imp.blend_

@@ -173,7 +173,7 @@ def test_blend_survives_with_every_candidate(tmp_path):
     from conftest import make_mixed
 
     df = make_mixed(n=300, seed=4)
-    imp = Imputer(**{**FAST, "max_steps": 60}, validation_fraction=0.2, random_state=0).fit(df)
+    imp = Imputer(**{**FAST, "max_iter": 60}, validation_fraction=0.2, random_state=0).fit(df)
     imp.save(tmp_path / "m")
     back = Imputer.load(tmp_path / "m")
     assert back.blend_.weights == imp.blend_.weights

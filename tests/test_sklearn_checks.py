@@ -9,7 +9,7 @@ from aeimpute import Imputer
 from aeimpute.baselines import InterpolationImputer, LowRankImputer
 
 ESTIMATORS = [
-    Imputer(hidden_width=8, n_blocks=1, max_steps=5, random_state=0),
+    Imputer(width=8, n_blocks=1, max_iter=5, random_state=0),
     LowRankImputer(max_iter=5, random_state=0),
     InterpolationImputer(),
 ]

@@ -107,7 +107,7 @@ def test_a_changed_model_dump_is_caught(monkeypatch):
 def test_tree_blend_lowers_the_error_on_step_columns(tmp_path):
     df = pd.DataFrame(_steps(600), columns=list("abcdef"))
     missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    params = {**FAST, "max_iter": 150, "validation_fraction": 0.1, "random_state": 0}
     plain = Imputer(trees=False, **params).fit_transform(missing)
     imp = Imputer(**params).fit(missing)
     assert imp.trees_ and imp.tree_weight_ > 0.3 and "trees" in imp.blend_
@@ -154,7 +154,7 @@ def test_trees_are_screened_on_a_few_columns_first(monkeypatch):
     calls = _recording_fit(monkeypatch)
     df = pd.DataFrame(_steps(600), columns=list("abcdef"))
     missing, _ = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    params = {**FAST, "max_iter": 150, "validation_fraction": 0.1, "random_state": 0}
     imp = Imputer(**params).fit(missing)
     assert calls == [2, 4]  # two screened, then the other four
     assert imp.tree_weight_ > 0
@@ -264,7 +264,7 @@ def _mixed_steps(n=600, seed=0):
 def test_tree_classifiers_raise_the_accuracy_on_hidden_categories(tmp_path):
     df = _mixed_steps()
     missing, mask = simulate.mcar(df, 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    params = {**FAST, "max_iter": 150, "validation_fraction": 0.1, "random_state": 0}
     plain = Imputer(trees=False, **params).fit_transform(missing)
     imp = Imputer(**params).fit(missing)
     assert imp.tree_class_weight_ >= trees.MIN_WEIGHT
@@ -318,7 +318,7 @@ def test_tree_classifiers_are_screened_on_a_few_columns_first(monkeypatch, floor
     monkeypatch.setattr(trees, "MIN_WEIGHT", floor)
     calls = _recording_fit_classes(monkeypatch)
     missing, _ = simulate.mcar(_mixed_steps(), 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    params = {**FAST, "max_iter": 150, "validation_fraction": 0.1, "random_state": 0}
     imp = Imputer(**params).fit(missing)
     assert calls == expected  # one screened, then the other (or not, when it earns too little)
     found = imp.blend_.candidates.get("class_trees")
@@ -333,7 +333,7 @@ def test_classifier_temperature_softens_probabilities_not_choices():
     import dataclasses
 
     missing, _ = simulate.mcar(_mixed_steps(), 0.2, rng=np.random.default_rng(1))
-    params = {**FAST, "max_steps": 150, "validation_fraction": 0.1, "random_state": 0}
+    params = {**FAST, "max_iter": 150, "validation_fraction": 0.1, "random_state": 0}
     imp = Imputer(**params).fit(missing)
     classifiers = imp.blend_["class_trees"]
     numeric = imp.blend_.numeric

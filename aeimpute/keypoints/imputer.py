@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from aeimpute import _validation as v
+from aeimpute import runtime
 from aeimpute.keypoints.io import PoseData
 from aeimpute.persistence import ModelFileMixin, json_params, params_from_json
 from aeimpute.runtime import resolve_device
@@ -21,10 +22,10 @@ _CONSTRAINTS = {
     "width": v.int_in(4),
     "confidence_threshold": v.either(v.one_of(None), v.real_in(-np.inf, np.inf)),
     "max_gap": v.either(v.one_of(None), v.int_in(1)),
-    "max_steps": v.int_in(1),
+    "max_iter": v.int_in(1),
     "block_probability": v.real_in(0, 1),
     "dropout": v.real_in(0, 1, "left"),
-    "validation": v.one_of(True, False),
+    "early_stopping": v.one_of(True, False),
     "rotate": v.one_of("auto", True, False),
 }
 
@@ -49,7 +50,7 @@ def _n_blocks(window: int) -> int:
     return max(1, int(math.floor(math.log2(window + 1))) - 1)
 
 
-class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
+class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseEstimator):
     """Repair missing or unreliable 2D keypoints in pose-tracking output.
 
     A denoising network trained on the recording itself (self-supervised):
@@ -83,8 +84,8 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
     max_gap : int, optional
         Leave gaps longer than this many frames missing (for instance when an
         animal leaves the view). By default every gap is filled.
-    max_steps : int, default=1500
-        Training steps (mini-batches of windows).
+    max_iter : int, default=1500
+        Training steps (mini-batches of windows; formerly ``max_steps``).
     batch_size : int, default=16
         Windows per step.
     learning_rate : float, default=2e-3
@@ -99,23 +100,29 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
     noise_std : float, default=0.0
         Gaussian noise on visible inputs in training, in units of the body
         scale.
-    validation : bool, default=True
+    early_stopping : bool, default=True
         Hold back a fixed set of artificial gaps (one occlusion draw per
         window, point dropout included: about 5% of the points) to choose the
         best weights, stop early and calibrate the blend with linear
         interpolation. Without it the blend is calibrated on fresh draws of
-        points the network trained on.
-    patience : int, default=500
-        Stop when the validation error has not improved for this many steps.
+        points the network trained on (formerly ``validation``).
+    n_iter_no_change : int, default=500
+        Stop when the validation error has not improved for this many steps
+        (formerly ``patience``).
     random_state : int, RandomState or None
         Seed for initialisation and corruption; the same value gives the same
         output.
     device : str, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
-    n_threads : int, default=1
-        Torch CPU threads while fitting and predicting.
+    n_jobs : int or None, default=1
+        Torch CPU threads while fitting and predicting (formerly
+        ``n_threads``); -1 takes every core this process may use, None is 1.
     verbose : bool, default=False
         Show a progress bar while training.
+    max_steps, validation, patience, n_threads : deprecated
+        The former names of ``max_iter``, ``early_stopping``,
+        ``n_iter_no_change`` and ``n_jobs``: a value given under one of them
+        is used, with a FutureWarning.
 
     Attributes
     ----------
@@ -137,7 +144,7 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
     >>> xy = simulate_poses(n_frames=400, n_keypoints=5, random_state=0)
     >>> holes = xy.copy()
     >>> holes[100:110, 0, 2] = np.nan
-    >>> imp = KeypointImputer(window=64, max_steps=30, random_state=0)
+    >>> imp = KeypointImputer(window=64, max_iter=30, random_state=0)
     >>> out = imp.fit_transform(holes)
     >>> out.shape, bool(np.isnan(out).any())
     ((400, 1, 5, 2), False)
@@ -146,6 +153,12 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
     """
 
     _fitted_marker = "_net"
+    _renamed = {
+        "max_steps": "max_iter",
+        "validation": "early_stopping",
+        "patience": "n_iter_no_change",
+        "n_threads": "n_jobs",
+    }
 
     def __init__(
         self,
@@ -155,7 +168,7 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
         rotate: bool | str = "auto",
         confidence_threshold: float | None = None,
         max_gap: int | None = None,
-        max_steps: int = 1500,
+        max_iter: int = 1500,
         batch_size: int = 16,
         learning_rate: float = 2e-3,
         weight_decay: float = 1e-4,
@@ -163,19 +176,23 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
         block_probability: float = 0.3,
         dropout: float = 0.03,
         noise_std: float = 0.0,
-        validation: bool = True,
-        patience: int = 500,
+        early_stopping: bool = True,
+        n_iter_no_change: int = 500,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
-        n_threads: int = 1,
+        n_jobs: int | None = 1,
         verbose: bool = False,
+        max_steps: int | str = v.DEPRECATED,
+        validation: bool | str = v.DEPRECATED,
+        patience: int | str = v.DEPRECATED,
+        n_threads: int | None | str = v.DEPRECATED,
     ) -> None:
         self.window = window
         self.width = width
         self.rotate = rotate
         self.confidence_threshold = confidence_threshold
         self.max_gap = max_gap
-        self.max_steps = max_steps
+        self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -183,12 +200,16 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
         self.block_probability = block_probability
         self.dropout = dropout
         self.noise_std = noise_std
-        self.validation = validation
-        self.patience = patience
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
         self.device = device
-        self.n_threads = n_threads
+        self.n_jobs = n_jobs
         self.verbose = verbose
+        self.max_steps = max_steps
+        self.validation = validation
+        self.patience = patience
+        self.n_threads = n_threads
 
     # ----------------------------------------------------------- inputs
     def _tracks(
@@ -269,7 +290,8 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
         -------
         self : KeypointImputer
         """
-        v.check_params(self.get_params(deep=False), _CONSTRAINTS)
+        params = self._resolved_params()
+        v.check_params(params, _CONSTRAINTS)
         gap_range = _check_gap_range(self.gap_range)
         device = resolve_device(self.device)
         arr, observed, _, pose = self._tracks(xy, confidence)
@@ -308,12 +330,12 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
             block_probability=self.block_probability,
             dropout=self.dropout,
             noise_std=self.noise_std,
-            validation=self.validation,
+            validation=params["early_stopping"],
         )
-        optim = OptimConfig.from_params(self.get_params(deep=False), eval_every=50)
+        optim = OptimConfig.from_params(params, eval_every=50)
         self._net, self._geometry, self.history_ = fit_model(
             arr, observed, config, optim, self.model_config_, rotate=self.rotate, seed=self.seed_,
-            device=device, n_threads=self.n_threads,
+            device=device, n_threads=runtime.n_threads(params["n_jobs"]),
         )  # fmt: skip
         return self
 
@@ -322,6 +344,12 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
         """Body scale in pixels (median spread of the keypoints around their centre)."""
         self._check_fitted()
         return float(self._geometry.scale)
+
+    @property
+    def n_iter_(self) -> int:
+        """Optimisation steps run."""
+        self._check_fitted()
+        return int(self.history_["steps"])
 
     @property
     def rotated_(self) -> bool:
@@ -374,7 +402,7 @@ class KeypointImputer(v.FittedMixin, ModelFileMixin, BaseEstimator):
 
         pred, gap = predict_tracks(
             self._net, self._geometry, arr, observed, device=self._net_device(),
-            n_threads=self.n_threads,
+            n_threads=runtime.n_threads(self._resolved_params(warn=False)["n_jobs"]),
         )  # fmt: skip
         # a keypoint an individual never shows is absent (e.g. DeepLabCut's unique body parts
         # under the individual "single"), not occluded: it is left missing
