@@ -141,7 +141,7 @@ def as_frame(X: Any, what: str = "X") -> tuple[pd.DataFrame, str]:
     """Return ``(DataFrame, input_kind)`` for a DataFrame or a 2-D array-like."""
     if isinstance(X, pd.DataFrame):
         return X, "pandas"
-    from aeimpute._dask import is_dask
+    from aeimpute.dask_frames import is_dask
 
     if is_dask(X):
         raise InputTypeError(

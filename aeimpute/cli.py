@@ -28,9 +28,9 @@ from typing import Any
 
 import pandas as pd
 
-from aeimpute._dask import FIT_ROWS
 from aeimpute._files import atomic_path
 from aeimpute._validation import InputTypeError
+from aeimpute.dask_frames import FIT_ROWS
 
 
 class InputError(Exception):

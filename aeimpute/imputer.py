@@ -11,8 +11,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
-from aeimpute import _dask, runtime
 from aeimpute import _validation as v
+from aeimpute import dask_frames, runtime
 from aeimpute._frame import FrameIOMixin
 from aeimpute.blend import MAX_ROWS as MAX_BLEND_ROWS
 from aeimpute.neighbors import DEFAULT_K
@@ -382,7 +382,7 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         X : DataFrame or ndarray of shape (n_rows, n_columns)
             Data with missing cells (NaN, None, ``pd.NA`` or ``NaT``). A Dask
             DataFrame is fitted on its rows brought into memory: all of them
-            up to ``aeimpute._dask.FIT_ROWS`` (1,000,000) rows, a uniform random
+            up to ``aeimpute.dask_frames.FIT_ROWS`` (1,000,000) rows, a uniform random
             sample of about that many beyond (drawn with ``random_state``).
         y : ignored
 
@@ -393,8 +393,8 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         params = self._resolved_params()
         v.check_params(params, _CONSTRAINTS)
         device = resolve_device(self.device)
-        if _dask.is_dask_frame(X):
-            X = _dask.fit_rows(X, self.random_state)
+        if dask_frames.is_dask_frame(X):
+            X = dask_frames.fit_rows(X, self.random_state)
         df, kind = v.as_frame(X)
         v.check_frame(df)
         column_kinds = dict(self.column_kinds or {})
@@ -590,11 +590,11 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
             Same kind, shape, index, columns and dtypes as ``X`` (for a Dask
             DataFrame, a lazy Dask DataFrame).
         """
-        if _dask.is_dask_frame(X):
+        if dask_frames.is_dask_frame(X):
             self._check_fitted()
-            _dask.check_transformable(self)
+            dask_frames.check_transformable(self)
             self._check_columns(list(X.columns))
-            return _dask.transform(self, X)
+            return dask_frames.transform(self, X)
         df, kind, order = self._prepare(X)
         df, retype = conform_empty_columns(df, self._layout)
         z, observed, fill = self._encode(df)

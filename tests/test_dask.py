@@ -8,7 +8,7 @@ import pytest
 from conftest import FAST, make_mixed
 
 from aeimpute import Imputer
-from aeimpute import _dask as adask
+from aeimpute import dask_frames as adask
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("dask.distributed")

@@ -1,7 +1,9 @@
 """Dask DataFrames in :class:`aeimpute.Imputer`: fit on a sample, transform lazily.
 
 Dask is an optional dependency (``pip install "aeimpute[dask]"``); nothing
-here imports it unless a Dask collection is passed in.
+here imports it unless a Dask collection is passed in. The one setting users
+may change is :data:`FIT_ROWS` (how many rows a fit brings into memory), e.g.
+``aeimpute.dask_frames.FIT_ROWS = 2_000_000`` before fitting.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sklearn.utils import check_random_state
 
 #: most rows :meth:`Imputer.fit` takes from a Dask DataFrame (and ``aeimpute fit`` from a
 #: Parquet source): beyond this, a uniform random sample of about this many rows. Training
-#: sees ``max_steps * batch_size`` rows (at most 1,536,000 by default), so more add little.
+#: sees ``max_iter * batch_size`` rows (at most 1,536,000 by default), so more add little.
 FIT_ROWS = 1_000_000
 
 
