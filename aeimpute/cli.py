@@ -379,7 +379,10 @@ def _parser() -> argparse.ArgumentParser:
             help="training steps (default: the Imputer's)",
         )  # fmt: skip
         sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        sp.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+        sp.add_argument(
+            "--threads", type=int, default=None,
+            help="threads (default: $AEIMPUTE_NUM_THREADS when set, else every core)",
+        )  # fmt: skip
         sp.add_argument(
             "--precision", choices=("auto", "float32", "bfloat16"), default="auto",
             help="number format of training steps (auto: bfloat16 where native)",

@@ -215,11 +215,14 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         same value gives the same output.
     device : str, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
-    n_jobs : int or None, default=1
+    n_jobs : int or None, default=None
         CPU threads of torch, the neighbour search and the trees while
-        fitting and predicting (formerly ``n_threads``); -1 takes every
-        core this process may use, None is 1. One thread is fastest on small
-        tables and when other processes share the cores.
+        fitting and predicting (formerly ``n_threads``). None: the
+        ``AEIMPUTE_NUM_THREADS`` environment variable when set, else every
+        core this process may use; -1 every core. Pin it to 1 when other
+        processes share the cores: with another process busy, torch on two
+        threads of a two-core machine ran a training step many times slower
+        than on one.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Number format of the training steps' forward pass (weights,
         optimiser and predictions stay float32). ``"auto"`` takes bfloat16
@@ -330,7 +333,7 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         clip: bool = True,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
         precision: str = "auto",
         verbose: bool = False,
         hidden_width: int | None | str = v.DEPRECATED,

@@ -11,26 +11,48 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+#: environment variable that sets the threads of ``n_jobs=None`` (the default)
+THREADS_VARIABLE = "AEIMPUTE_NUM_THREADS"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports one)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
 
 def n_threads(n_jobs: int | None) -> int:
-    """Threads for an ``n_jobs`` setting: None is 1, -1 every core this process may use.
+    """Threads for an ``n_jobs`` setting.
+
+    None (the estimators' default) takes ``AEIMPUTE_NUM_THREADS`` when it is
+    set, else every core this process may use; -1 every core; a positive
+    integer that many threads.
 
     Examples
     --------
-    >>> n_threads(None), n_threads(2)
-    (1, 2)
-    >>> n_threads(-1) >= 1
+    >>> n_threads(2)
+    2
+    >>> n_threads(-1) == available_cores()
     True
     """
-    if n_jobs is None:
-        return 1
-    if n_jobs == -1:
-        import os
+    import os
 
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
+    if n_jobs is None:
+        value = os.environ.get(THREADS_VARIABLE, "").strip()
+        if not value:
+            return available_cores()
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(
+                f"environment variable {THREADS_VARIABLE}={value!r} must be a positive integer "
+                "(the threads aeimpute uses when n_jobs is None)"
+            )
+        return int(value)
+    if n_jobs == -1:
+        return available_cores()
     return int(n_jobs)
 
 

@@ -14,6 +14,7 @@ Writes ``results/ablation.md`` and ``results/ablation_results.csv``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -26,6 +27,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from tabular import SETTINGS, load_datasets, masked_tables  # noqa: E402
+
+# each method gets one thread (benchmark processes run side by side on the cores);
+# set AEIMPUTE_NUM_THREADS to change it
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
 
 VARIANTS: dict[str, dict] = {
     "default": {},

@@ -12,6 +12,7 @@ Usage: ``.venv/bin/python benchmarks/categorical.py [--seeds 3]``; writes
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -19,6 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+# each method gets one thread (benchmark processes run side by side on the cores);
+# set AEIMPUTE_NUM_THREADS to change it
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
 
 HERE = Path(__file__).resolve().parent
 LEVELS = ["q1", "q2", "q3", "q4"]

@@ -16,12 +16,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+# each method gets one thread (benchmark processes run side by side on the cores);
+# set AEIMPUTE_NUM_THREADS to change it
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
 
 
 def _digest(obj) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+# each method gets one thread (benchmark processes run side by side on the cores);
+# set AEIMPUTE_NUM_THREADS to change it
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -17,12 +17,17 @@ feature.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+# each method gets one thread (benchmark processes run side by side on the cores);
+# set AEIMPUTE_NUM_THREADS to change it
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -29,6 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# each method gets one thread (benchmark processes run side by side on the cores);
+# set AEIMPUTE_NUM_THREADS to change it
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared" / "data" / "tabular"
@@ -246,9 +250,12 @@ def machine() -> str:
     import sklearn
     import torch
 
+    from aeimpute.runtime import n_threads
+
     return (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__} (aeimpute on 1 thread, its default), "
+        f"torch {torch.__version__} (aeimpute on {n_threads(None)} thread(s): "
+        f"AEIMPUTE_NUM_THREADS={os.environ.get('AEIMPUTE_NUM_THREADS', 'unset')}), "
         f"scikit-learn {sklearn.__version__}, pandas {pd.__version__}"
     )
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
+
+# one thread for every estimator whose n_jobs is left at None (tests share the cores)
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
 
 # small, fast settings for every test that does not measure accuracy
 FAST = {"width": 16, "n_blocks": 1, "max_iter": 20, "batch_size": 64}

@@ -451,3 +451,15 @@ def test_linear_and_trees_true_apply_beyond_the_auto_size(monkeypatch):
     forced = Imputer(**FAST, validation_fraction=0.2, linear=True, trees=True, random_state=0)
     forced.fit(X)
     assert forced.linear_ and forced.trees_
+
+
+def test_default_threads_follow_the_environment_variable_else_every_core(monkeypatch, numeric):
+    from aeimpute import runtime
+
+    monkeypatch.setenv("AEIMPUTE_NUM_THREADS", "3")
+    assert runtime.n_threads(None) == 3 and runtime.n_threads(2) == 2
+    monkeypatch.delenv("AEIMPUTE_NUM_THREADS")
+    assert runtime.n_threads(None) == runtime.available_cores() == runtime.n_threads(-1)
+    monkeypatch.setenv("AEIMPUTE_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="AEIMPUTE_NUM_THREADS='two' must be a positive integer"):
+        Imputer(**FAST, random_state=0).fit(numeric)

@@ -114,9 +114,11 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         output.
     device : str, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
-    n_jobs : int or None, default=1
+    n_jobs : int or None, default=None
         Torch CPU threads while fitting and predicting (formerly
-        ``n_threads``); -1 takes every core this process may use, None is 1.
+        ``n_threads``). None: the ``AEIMPUTE_NUM_THREADS`` environment
+        variable when set, else every core this process may use; -1 every
+        core.
     verbose : bool, default=False
         Show a progress bar while training.
     max_steps, validation, patience, n_threads : deprecated
@@ -180,7 +182,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         n_iter_no_change: int = 500,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
-        n_jobs: int | None = 1,
+        n_jobs: int | None = None,
         verbose: bool = False,
         max_steps: int | str = v.DEPRECATED,
         validation: bool | str = v.DEPRECATED,
