@@ -49,6 +49,8 @@ VARIANTS: dict[str, dict] = {
     "width 64": {"width": 64},
     "width 128": {"width": 128},
     "width 128, 1000 steps": {"width": 128, "max_iter": 1000},
+    "300 steps": {"max_iter": 300},
+    "500 steps": {"max_iter": 500},
     "600 steps": {"max_iter": 600},
     "1000 steps": {"max_iter": 1000},
     "2000 steps": {"max_iter": 2000},

@@ -253,7 +253,8 @@ def test_refine_and_inference_passes(numeric, tmp_path):
 def test_max_iter_auto_follows_the_documented_rule(numeric, tmp_path):
     from aeimpute.imputer import auto_steps
 
-    assert auto_steps(100, 512) == 1000  # small tables: the floor
+    assert auto_steps(100, 512) == 600  # small tables: the floor
+    assert auto_steps(569, 512) == round(600 * 569 / 512)
     assert auto_steps(1797, 512) == round(600 * 1797 / 512)
     assert auto_steps(20_000, 512) == 3000
     assert auto_steps(10**7, 512) == 3000  # large tables: the ceiling
