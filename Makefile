@@ -9,7 +9,7 @@ STAMP := $(VENV)/.aeimpute-installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench bench-quick bench-keypoints bench-fusion bench-scale clean
+.PHONY: demo test lint bench bench-speed bench-quick bench-keypoints bench-fusion bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP)
 # the tabular benchmark suite (see benchmarks/tabular.py); the full run takes about an hour
 bench: $(STAMP)
 	$(BIN)/python benchmarks/tabular.py
+
+# time against accuracy, every method on every core (see benchmarks/speed.py); about 20 minutes
+bench-speed: $(STAMP)
+	$(BIN)/python benchmarks/speed.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/tabular.py --quick

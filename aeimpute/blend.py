@@ -386,10 +386,11 @@ class Blend:
                   activate, n_threads)  # fmt: skip
         out = pred.copy()
         for cand in self.candidates.values():
-            est = cand.fill(q)
-            kind = self.numeric if cand.numbers else ~self.numeric
-            ok = q.missing & kind & ~np.isnan(est)
-            out += np.where(ok, cand.weight * (est - pred), 0.0)
+            step = np.subtract(cand.fill(q), pred)  # NaN where the candidate has no estimate
+            ok = q.missing & (self.numeric if cand.numbers else ~self.numeric)
+            ok &= ~np.isnan(step)
+            step *= cand.weight
+            np.add(out, step, out=out, where=ok)
         return out
 
     # ------------------------------------------------------------------ state

@@ -224,8 +224,12 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         threads of a two-core machine ran a training step many times slower
         than on one.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
-        Number format of the training steps' forward pass (weights,
-        optimiser and predictions stay float32). ``"auto"`` takes bfloat16
+        Number format of the training steps' forward pass (weights and
+        optimiser stay float32); a model trained in bfloat16 also predicts in
+        it where the device computes it natively (twice the rows per second
+        of float32 at width 200, RMSE within 0.9993-1.0005x on the benchmark
+        tables; ``benchmarks/results/inference_precision.md``), in float32
+        elsewhere. ``"auto"`` takes bfloat16
         (autocast) for a network of width 128 or more where the device
         computes it natively, which on the CPU takes AVX-512 BF16 or AMX
         instructions, and float32 elsewhere. On such a CPU bfloat16 made a
@@ -572,7 +576,22 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         )  # fmt: skip
 
     def _predict(self, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
-        """Filled values in scaled units: the networks' blended with the candidates'."""
+        """Filled values in scaled units: the networks' blended with the candidates'.
+
+        The row-wise model with one inference pass fills blocks of
+        ``PREDICT_ROWS`` rows one after the other (the same values as all
+        rows at once, as every step treats rows apart): the temporary arrays
+        stay small, which made a 1,000,000-row transform faster.
+        """
+        if self.temporal_ or self.inference_passes > 1 or len(z) <= PREDICT_ROWS:
+            return self._predict_rows(z, observed)
+        out = np.empty_like(z)
+        for start in range(0, len(z), PREDICT_ROWS):
+            block = slice(start, start + PREDICT_ROWS)
+            out[block] = self._predict_rows(z[block], observed[block])
+        return out
+
+    def _predict_rows(self, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
         pred = self._network_predict(z, observed)
         return self.blend_.predict(z, observed, pred, self.networks_.activate, self._n_threads)
 
@@ -776,7 +795,7 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         layout = self._layout
         self.networks_ = Networks.from_tensors(
             tensors, int(meta["n_models"]), self.model_config_, layout.heads(),
-            layout.feature_of_encoded(), device,
+            layout.feature_of_encoded(), device, self.precision_,
         )  # fmt: skip
         self.blend_ = Blend.from_state(
             meta["blend"], prefixed(tensors, "blend"), layout.numeric_encoded(),
@@ -877,6 +896,10 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         z = self._scaler.transform(values, missing=0.0, copy=False)  # values: ours, unused after
         return z, observed, na
 
+
+#: rows :meth:`Imputer.transform` fills at a time (a multiple of the networks' batch of 8192 rows,
+#: so that blocks give the same values as one call)
+PREDICT_ROWS = 65_536
 
 #: ``max_iter="auto"``: passes over the training rows, and the range of steps allowed. The
 #: floor was 1000 until a run of the three small benchmark tables (4 settings x 3 seeds, same

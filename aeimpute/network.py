@@ -65,15 +65,36 @@ class Networks:
         "categorical": [[...], ...]}``).
     feature_of_encoded : int ndarray (n_encoded,)
     device : str or torch.device
+    precision : {"float32", "bfloat16"}, default="float32"
+        The format the networks were trained in. Networks trained in bfloat16
+        also predict in it where ``device`` computes it natively (about twice
+        the rows per second; benchmarks/results/inference_precision.md), and
+        in float32 elsewhere.
     """
 
-    def __init__(self, models: list, config: dict, heads: dict, feature_of_encoded, device):
+    def __init__(
+        self,
+        models: list,
+        config: dict,
+        heads: dict,
+        feature_of_encoded,
+        device,
+        precision: str = "float32",
+    ):
         self.models = models
         self.config = dict(config)
         self.heads = heads
         self.foe = np.asarray(feature_of_encoded)
         self.device = torch.device(device)
+        self.precision = precision
         self._cpu_heads = Heads(heads, self.foe, torch.device("cpu"))
+
+    @property
+    def inference_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of predictions (None: float32)."""
+        if self.precision == "bfloat16" and native_bfloat16(self.device):
+            return torch.bfloat16
+        return None
 
     @property
     def temporal(self) -> bool:
@@ -106,7 +127,9 @@ class Networks:
         and the cells the first network held back for validation.
         """
         foe = np.asarray(feature_of_encoded)
-        nets = cls([], config, heads, foe, device)
+        precision = "float32" if optim.autocast is None else "bfloat16"
+        nets = cls([], config, heads, foe, device, precision)
+        dtype = nets.inference_dtype
         temporal = nets.temporal
         models, histories, held = [], [], None
         sq_err = np.zeros(len(foe))
@@ -137,7 +160,7 @@ class Networks:
                     stand_in = np.random.default_rng(model_seed + 1)
                     val = observed & (stand_in.random(observed.shape) < 0.2)
                 rows = slice(None) if temporal else val.any(axis=1)
-                pred = _raw(model, z[rows], (observed & ~val)[rows], foe, device)
+                pred = _raw(model, z[rows], (observed & ~val)[rows], foe, device, dtype=dtype)
             cells = val[rows][:, foe]
             sq_err += np.where(cells, (pred - z[rows]) ** 2, 0.0).sum(axis=0)
             count += cells.sum(axis=0)
@@ -163,9 +186,10 @@ class Networks:
     def raw(self, z: np.ndarray, observed: np.ndarray, first_only: bool = False) -> np.ndarray:
         """Raw outputs averaged over the networks (or of the first one); call in a session."""
         models = self.models[:1] if first_only else self.models
-        total = _raw(models[0], z, observed, self.foe, self.device)
+        dtype = self.inference_dtype
+        total = _raw(models[0], z, observed, self.foe, self.device, dtype=dtype)
         for model in models[1:]:
-            total += _raw(model, z, observed, self.foe, self.device)
+            total += _raw(model, z, observed, self.foe, self.device, dtype=dtype)
         return total / len(models) if len(models) > 1 else total
 
     def predict(
@@ -205,9 +229,13 @@ class Networks:
         """The networks' latent codes, concatenated."""
         with session(self.device, n_threads):
             return np.concatenate(
-                [_raw(m, z, observed, self.foe, self.device, latent=True) for m in self.models],
+                [self._latent(m, z, observed) for m in self.models],
                 axis=1,
             )
+
+    def _latent(self, model, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        dtype = self.inference_dtype
+        return _raw(model, z, observed, self.foe, self.device, latent=True, dtype=dtype)
 
     def reconstruction_error(
         self, z: np.ndarray, observed: np.ndarray, n_passes: int, n_threads: int, seed: int
@@ -248,7 +276,14 @@ class Networks:
 
     @classmethod
     def from_tensors(
-        cls, tensors: dict, n_models: int, config: dict, heads: dict, feature_of_encoded, device
+        cls,
+        tensors: dict,
+        n_models: int,
+        config: dict,
+        heads: dict,
+        feature_of_encoded,
+        device,
+        precision: str = "float32",
     ) -> Networks:
         """Rebuild from :meth:`tensors` on ``device``."""
         models = []
@@ -258,7 +293,7 @@ class Networks:
             model = build_model(config)
             model.load_state_dict(own)
             models.append(model.to(device).eval())
-        return cls(models, config, heads, feature_of_encoded, device)
+        return cls(models, config, heads, feature_of_encoded, device, precision)
 
 
 def warn_temporal_precision(precision: str) -> None:
@@ -273,7 +308,8 @@ def warn_temporal_precision(precision: str) -> None:
 
 
 @torch.no_grad()
-def _raw(model, z, observed, foe, device, latent=False, batch_size=8192) -> np.ndarray:
+def _raw(model, z, observed, foe, device, latent=False, batch_size=8192, dtype=None) -> np.ndarray:
+    """Raw outputs (or latent codes) of ``model``, in batches; under autocast to ``dtype``."""
     model.eval()
     foe_t = torch.as_tensor(foe, dtype=torch.long, device=device)
     if isinstance(model, TemporalDenoiser):  # one series: the rows are not independent
@@ -283,8 +319,10 @@ def _raw(model, z, observed, foe, device, latent=False, batch_size=8192) -> np.n
         x = torch.as_tensor(z[start : start + batch_size], dtype=torch.float32, device=device)
         m = torch.as_tensor(observed[start : start + batch_size], device=device)
         x_in = torch.where(expand_mask(m, foe_t), x, torch.zeros_like(x))
-        out = model.encode(x_in, m) if latent else model(x_in, m)
+        with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+            out = model.encode(x_in, m) if latent else model(x_in, m)
         if result is None:
             result = np.empty((z.shape[0], out.shape[1]))
-        result[start : start + batch_size] = out.cpu().numpy()  # float32 -> float64 in the copy
+        # float32 -> float64 in the copy
+        result[start : start + batch_size] = out.float().cpu().numpy()
     return result

@@ -62,6 +62,13 @@ VARIANTS: dict[str, dict] = {
     "batch 256": {"batch_size": 256},
     "inference_passes=10": {"inference_passes": 10},
     "ensemble of 3": {"n_models": 3},
+    "no refinement pass, 600 steps": {"refine": 0, "max_iter": 600},
+    "no refinement pass, 300 steps": {"refine": 0, "max_iter": 300},
+    "width 64, 300 steps": {"width": 64, "max_iter": 300},
+    "width 64, no refinement pass": {"width": 64, "refine": 0},
+    "no trees (trees=False)": {"trees": False},
+    "400 steps, no trees": {"max_iter": 400, "trees": False},
+    "300 steps, no trees": {"max_iter": 300, "trees": False},
 }
 
 

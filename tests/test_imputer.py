@@ -307,6 +307,45 @@ def test_precision_auto_takes_bfloat16_only_where_native(numeric, monkeypatch):
     )
 
 
+def test_bfloat16_networks_predict_in_bfloat16_only_where_native(numeric, monkeypatch, tmp_path):
+    import torch
+
+    from aeimpute import network
+
+    imp = Imputer(**FAST, precision="bfloat16", random_state=0).fit(numeric)
+    z = np.random.default_rng(0).normal(size=(40, numeric.shape[1]))
+    observed = np.random.default_rng(1).random(z.shape) < 0.7
+    monkeypatch.setattr(network, "native_bfloat16", lambda device: True)
+    assert imp.networks_.inference_dtype is torch.bfloat16
+    fast = imp.networks_.predict(z, observed, 1)
+    imp.save(tmp_path / "m")
+    loaded = Imputer.load(tmp_path / "m")
+    assert loaded.networks_.inference_dtype is torch.bfloat16
+    np.testing.assert_array_equal(loaded.networks_.predict(z, observed, 1), fast)
+    monkeypatch.setattr(network, "native_bfloat16", lambda device: False)
+    assert imp.networks_.inference_dtype is None
+    exact = imp.networks_.predict(z, observed, 1)
+    assert not np.array_equal(fast, exact)  # the formats differ...
+    np.testing.assert_allclose(fast, exact, atol=0.05)  # ...by bfloat16 rounding only
+    floats = Imputer(**FAST, precision="float32", random_state=0).fit(numeric)
+    monkeypatch.setattr(network, "native_bfloat16", lambda device: True)
+    assert floats.networks_.inference_dtype is None  # trained in float32: predicts in float32
+
+
+def test_transform_in_blocks_gives_the_values_of_one_call(numeric, monkeypatch):
+    from aeimpute import imputer as module
+
+    big = pd.concat([numeric] * 5, ignore_index=True)
+    imp = Imputer(**FAST, random_state=0).fit(numeric)
+    whole = imp.transform(big)
+    calls = []
+    rows = imp._predict_rows
+    monkeypatch.setattr(imp, "_predict_rows", lambda z, o: calls.append(len(z)) or rows(z, o))
+    monkeypatch.setattr(module, "PREDICT_ROWS", 64)
+    pd.testing.assert_frame_equal(imp.transform(big), whole)
+    assert len(calls) > 1 and max(calls) == 64
+
+
 def test_adamw_falls_back_where_no_fused_kernel(monkeypatch):
     import torch
 
