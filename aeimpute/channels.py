@@ -103,6 +103,24 @@ def channel_codes(columns: Sequence[Hashable], groups: list[tuple[Any, list]]) -
     return np.asarray([where[c] for c in columns], dtype=np.int64)
 
 
+class ChannelReport(pd.DataFrame):
+    """The table :func:`report` returns: a DataFrame that prints every column.
+
+    pandas hides the middle columns of a wide frame behind ``...`` to fit
+    the terminal; this one wraps them onto further lines instead. Anything
+    derived from it (a selection, a copy) is a plain DataFrame.
+    """
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:  # pandas' documented subclassing hook
+        return pd.DataFrame
+
+    def __repr__(self) -> str:
+        import shutil
+
+        return self.to_string(line_width=shutil.get_terminal_size((80, 24)).columns)
+
+
 def report(X: pd.DataFrame | np.ndarray, channels: ChannelSpec | str = None) -> pd.DataFrame:
     """Missingness per channel: how much is missing and the longest outage.
 
@@ -119,7 +137,7 @@ def report(X: pd.DataFrame | np.ndarray, channels: ChannelSpec | str = None) -> 
 
     Returns
     -------
-    DataFrame
+    ChannelReport (a DataFrame that prints every column)
         One row per channel (index: channel name) with ``columns`` (count),
         ``missing_cells`` (share of the channel's cells), ``outage_rows``
         (share of rows where the whole channel is missing),
@@ -170,7 +188,7 @@ def report(X: pd.DataFrame | np.ndarray, channels: ChannelSpec | str = None) -> 
                 row["longest_outage_time"] = pd.Timedelta(0)
         rows.append(row)
     index = pd.Index([name for name, _ in groups], name="channel")
-    return pd.DataFrame(rows, index=index)
+    return ChannelReport(rows, index=index)
 
 
 def missing_indicators(

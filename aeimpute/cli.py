@@ -236,18 +236,23 @@ def write_table(df: pd.DataFrame, path: Path, index: bool) -> None:
             df.to_parquet(tmp, index=index)
 
 
-def _channels(text: str | None) -> Any:
-    if text is None:
-        return None
+def _json_option(text: str, option: str) -> Any:
+    """The JSON value of an option given inline or as the name of a file holding it."""
     source = text
     if not text.lstrip().startswith("{") and Path(text).exists():
         source = Path(text).read_text()
     try:
-        value = json.loads(source)
+        return json.loads(source)
     except json.JSONDecodeError as err:
         raise InputError(
-            f"--channels is neither a JSON object nor a file holding one ({err})"
+            f"{option} is neither a JSON object nor a file holding one ({err})"
         ) from err
+
+
+def _channels(text: str | None) -> Any:
+    if text is None:
+        return None
+    value = _json_option(text, "--channels")
     if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
         raise InputError('--channels must be a JSON object {"channel": ["column", ...], ...}')
     return value
@@ -271,14 +276,37 @@ def _check_model_columns(imputer: Any, columns: Any, source: Path) -> None:
         )
 
 
+def _column_kinds(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    value = _json_option(text, "--column-kinds")
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InputError(
+            '--column-kinds must be a JSON object {"column": "kind", ...} with kinds numeric, '
+            "integer, binary, categorical or passthrough"
+        )
+    return value
+
+
 def _options(args: argparse.Namespace) -> dict:
-    opts: dict = {"random_state": args.seed, "n_jobs": args.threads, "precision": args.precision}
+    opts: dict = {
+        "random_state": args.seed,
+        "n_jobs": args.threads,
+        "precision": args.precision,
+        "all_missing": args.all_missing,
+        "device": args.device,
+    }
     if args.max_iter is not None:
         opts["max_iter"] = args.max_iter
     if args.channels is not None:
         opts["channels"] = _channels(args.channels)
+    if args.column_kinds is not None:
+        opts["column_kinds"] = _column_kinds(args.column_kinds)
     if args.temporal != "auto":
         opts["temporal"] = args.temporal == "on"
+    for name in ("linear", "trees"):
+        if getattr(args, name) != "auto":
+            opts[name] = getattr(args, name) == "on"
     opts["verbose"] = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
     return opts
 
@@ -313,12 +341,65 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     print(f"fitted on {rows} x {df.shape[1]} columns; model written to {args.output}")
 
 
+def _is_table_name(path: Path) -> bool:
+    try:
+        _kind(path)
+    except InputError:
+        return False
+    return True
+
+
+def _check_argument_order(model: Path, data: Path) -> None:
+    """MODEL and DATA given the other way round (by their names): say so, not "bad model file"."""
+    if _is_table_name(model) or data.suffix == ".aeimpute":
+        raise InputError(
+            f"the first argument must be the model file and the second the table, got "
+            f"{model} then {data}; the order is: aeimpute transform MODEL DATA -o OUTPUT"
+        )
+
+
+#: how the library's messages name a setting (Python) -> how the command line names it
+_OPTION_WORDS = (
+    (r"all_missing='(\w+)'", r"--all-missing \1"),
+    (r"column_kinds=\{\.\.\.: '(\w+)'\}", r"""--column-kinds '{"COLUMN": "\1"}'"""),
+    (r"temporal=False", "--temporal off"),
+    (r"temporal=True", "--temporal on"),
+    (r"(linear|trees)=False", r"--\1 off"),
+    (r"precision='(\w+)'", r"--precision \1"),
+    (r"max_iter=(\d+)", r"--max-iter \1"),
+    (r"Imputer\.load\(path, device='(\w+)'\)", r"--device \1"),
+    (r"device='([\w:]+)'", r"--device \1"),
+)
+
+
+def command_line_terms(message: str) -> str:
+    """A library message with its Python settings named as command-line options.
+
+    Examples
+    --------
+    >>> command_line_terms("drop them or pass all_missing='keep' to return them")
+    'drop them or pass --all-missing keep to return them'
+    """
+    import re
+
+    for pattern, replacement in _OPTION_WORDS:
+        message = re.sub(pattern, replacement, message)
+    return message
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on standard error in one line, settings named as command-line options."""
+    print(f"aeimpute: warning: {command_line_terms(str(message))}", file=sys.stderr)
+
+
 def _cmd_transform(args: argparse.Namespace) -> None:
     from aeimpute import Imputer
 
+    _check_argument_order(args.model, args.data)
     if not args.model.exists():
         raise InputError(f"{args.model}: no such model file")
-    imputer = Imputer.load(args.model)  # a bad file raises ModelFileError, a ValueError
+    device = None if args.device == "auto" else args.device  # None: the device it was saved on
+    imputer = Imputer.load(args.model, device=device)  # a bad file: ModelFileError (ValueError)
     columns = args.columns or list(imputer.columns_)
     streamable = args.index_col is None and not imputer.temporal_
     if streamable and _source(args.data) == "parquet" and _kind(args.output) == "parquet":
@@ -371,9 +452,25 @@ def _parser() -> argparse.ArgumentParser:
             "a file holding one",
         )  # fmt: skip
         sp.add_argument(
+            "--column-kinds", metavar="JSON|FILE",
+            help='how to model columns whose type is not what the file suggests: a JSON object '
+            '{"column": "integer"} (kinds: numeric, integer, binary, categorical, passthrough) '
+            "or a file holding one",
+        )  # fmt: skip
+        sp.add_argument(
+            "--all-missing", choices=("error", "keep"), default="error",
+            help="a column with no value at all: stop with an error (default) or keep it "
+            "empty in the output",
+        )  # fmt: skip
+        sp.add_argument(
             "--temporal", choices=("auto", "on", "off"), default="auto",
             help="use neighbouring rows as context (auto: with a sorted date index)",
         )  # fmt: skip
+        for name, what in (("linear", "ridge regressions"), ("trees", "boosted trees")):
+            sp.add_argument(
+                f"--{name}", choices=("auto", "on", "off"), default="auto",
+                help=f"blend {what} with the network (auto: on tables of up to 20,000 rows)",
+            )  # fmt: skip
         sp.add_argument(
             "--max-iter", "--max-steps", type=int, dest="max_iter",
             help="training steps (default: the Imputer's)",
@@ -387,9 +484,16 @@ def _parser() -> argparse.ArgumentParser:
             "--precision", choices=("auto", "float32", "bfloat16"), default="auto",
             help="number format of training steps (auto: bfloat16 where native)",
         )  # fmt: skip
+        device_option(sp)
         sp.add_argument(
             "--progress", choices=("auto", "on", "off"), default="auto",
             help="progress bar while training (auto: when standard error is a terminal)",
+        )  # fmt: skip
+
+    def device_option(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--device", default="auto", metavar="DEVICE",
+            help="where the network runs: auto (CUDA when present), cpu, cuda or cuda:N",
         )  # fmt: skip
 
     def batch_option(sp: argparse.ArgumentParser) -> None:
@@ -420,6 +524,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("model", type=Path, help="model file written by 'aeimpute fit'")
     data_options(tr)
     batch_option(tr)
+    device_option(tr)
     tr.add_argument("-o", "--output", type=Path, required=True, help="table to write")
     tr.set_defaults(run=_cmd_transform)
 
@@ -465,9 +570,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"{output}: the folder {output.parent} does not exist")
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
             code = args.run(args)
     except (InputError, ValueError, InputTypeError) as err:  # the checks name the problem
-        print(f"aeimpute: error: {err}", file=sys.stderr)
+        print(f"aeimpute: error: {command_line_terms(str(err))}", file=sys.stderr)
         return 2
     return int(code or 0)
 

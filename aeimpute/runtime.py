@@ -81,7 +81,7 @@ def resolve_device(device: str) -> Any:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but CUDA is not available on this machine; "
-            "use device='auto' or 'cpu'"
+            "use device='auto' or device='cpu'"
         )
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device {device!r} is not supported; use 'auto', 'cpu' or 'cuda'")

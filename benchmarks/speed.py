@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-_PINNED = "AEIMPUTE_NUM_THREADS" in os.environ
+_THREAD_VARIABLES = ("AEIMPUTE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "MKL_NUM_THREADS")  # fmt: skip
+_PINNED = {v for v in _THREAD_VARIABLES if v in os.environ}
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -44,8 +46,8 @@ from tabular import (  # noqa: E402  (the path above makes the sibling importabl
     masked_tables,
 )
 
-if not _PINNED:  # tabular.py pins one thread for its side-by-side processes; not here
-    os.environ.pop("AEIMPUTE_NUM_THREADS", None)
+for _variable in set(_THREAD_VARIABLES) - _PINNED:  # tabular.py pins one thread for its
+    os.environ.pop(_variable, None)  # side-by-side processes; here each method has every core
 
 #: aeimpute settings on the curve, from the defaults down to the fastest
 AEIMPUTE_SETTINGS: dict[str, dict] = {

@@ -26,12 +26,15 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+# each method gets one thread (benchmark processes run side by side on the cores, and two
+# processes whose BLAS/OpenMP pools each take every core slow each other down many times over);
+# set these variables to change it. Set before numpy is imported, which reads them then.
+for _variable in ("AEIMPUTE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                  "MKL_NUM_THREADS"):  # fmt: skip
+    os.environ.setdefault(_variable, "1")
 
-# each method gets one thread (benchmark processes run side by side on the cores);
-# set AEIMPUTE_NUM_THREADS to change it
-os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -278,3 +278,76 @@ def test_a_programming_error_is_not_reported_as_bad_input(table, tmp_path, monke
     monkeypatch.setattr(cli, "_fill", broken)
     with pytest.raises(TypeError, match="unsupported operand"):
         main(["fit-transform", str(table[1]), "-o", str(tmp_path / "out.csv"), *FAST])
+
+
+def test_an_all_empty_column_is_explained_in_command_line_options(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "empty": np.nan})
+    df.loc[::4, "a"] = np.nan
+    path = tmp_path / "data.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["fit-transform", str(path), "-o", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "--all-missing keep" in err and "all_missing=" not in err
+    assert main(["fit-transform", str(path), "-o", str(out), *FAST, "--all-missing", "keep"]) == 0
+    filled = pd.read_csv(out)
+    assert filled["empty"].isna().all() and not filled["a"].isna().any()
+    assert "aeimpute: warning: column(s) ['empty'] are entirely missing" in capsys.readouterr().err
+
+
+def test_column_kinds_option_reaches_the_model_and_bad_values_exit_2(table, tmp_path, capsys):
+    from aeimpute import Imputer
+
+    _, path = table
+    model = tmp_path / "m.aeimpute"
+    kinds = '{"id": "integer"}'
+    assert main(["fit", str(path), "-o", str(model), *FAST, "--column-kinds", kinds]) == 0
+    assert {s.name: s.kind for s in Imputer.load(model).schema_}["id"] == "integer"
+    assert main(["fit", str(path), "-o", str(model), *FAST, "--column-kinds", '["id"]']) == 2
+    assert "--column-kinds must be a JSON object" in capsys.readouterr().err
+    bad = '{"id": "number"}'
+    assert main(["fit", str(path), "-o", str(model), *FAST, "--column-kinds", bad]) == 2
+    assert "'number' is not one of" in capsys.readouterr().err
+
+
+def test_blend_options_reach_the_model(table, tmp_path):
+    from aeimpute import Imputer
+
+    _, path = table
+    model = tmp_path / "m.aeimpute"
+    blend = ["--trees", "off", "--linear", "on"]
+    assert main(["fit", str(path), "-o", str(model), *FAST, *blend]) == 0
+    loaded = Imputer.load(model)
+    assert (loaded.trees, loaded.linear) == (False, True)
+
+
+def test_model_and_data_given_the_other_way_round_say_so(table, tmp_path, capsys):
+    _, path = table
+    model = tmp_path / "m.aeimpute"
+    assert main(["fit", str(path), "-o", str(model), *FAST]) == 0
+    out = tmp_path / "out.csv"
+    assert main(["transform", str(path), str(model), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the first argument must be the model file and the second the table" in err
+    assert "corrupt" not in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("library", "command_line"),
+    [
+        ("pass all_missing='keep' to", "pass --all-missing keep to"),
+        (
+            "pass column_kinds={...: 'passthrough'}",
+            """pass --column-kinds '{"COLUMN": "passthrough"}'""",
+        ),
+        ("(pass temporal=False for", "(pass --temporal off for"),
+        ("pass trees=False to", "pass --trees off to"),
+        ("e.g. Imputer.load(path, device='cpu')", "e.g. --device cpu"),
+        ("use device='auto' or device='cpu'", "use --device auto or --device cpu"),
+    ],
+)
+def test_library_messages_name_command_line_options(library, command_line):
+    from aeimpute.cli import command_line_terms
+
+    assert command_line_terms(library) == command_line

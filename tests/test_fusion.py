@@ -323,3 +323,24 @@ def test_outage_cells_weigh_less_in_the_loss():
     w = _loss_weight(hidden, outage, visible, 0.1)
     assert w[0].tolist() == pytest.approx([1.0, OUTAGE_WEIGHT, 0.1, 0.0])
     assert 0 < OUTAGE_WEIGHT < 1
+
+
+def test_printed_report_shows_every_column_in_an_80_column_terminal(monkeypatch):
+    import os
+    import shutil
+
+    from aeimpute import report
+
+    idx = pd.date_range("2024-01-01", periods=48, freq="h")
+    df = pd.DataFrame(np.ones((48, 3)), index=idx, columns=["co_sensor", "no2_sensor", "temp"])
+    df.iloc[5:30, :2] = np.nan
+    monkeypatch.setattr(
+        shutil, "get_terminal_size", lambda fallback=(80, 24): os.terminal_size((80, 24))
+    )
+    rep = report(df, channels={"gas": ["co_sensor", "no2_sensor"], "weather": ["temp"]})
+    text = str(rep)
+    assert "..." not in text
+    for column in rep.columns:
+        assert column in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert type(rep[["outages"]]) is pd.DataFrame  # selections are plain frames

@@ -435,3 +435,13 @@ def test_shared_training_parameters_are_checked_as_for_the_table_imputer(poses, 
         KeypointImputer(**{**FAST, param: value}).fit(poses)
     with pytest.raises(ValueError, match=f"parameter '{param}'"):
         Imputer(**{param: value}).fit(pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2, 3]}))
+
+
+def test_printed_pose_data_is_a_summary_not_the_arrays():
+    xy = np.random.default_rng(0).normal(size=(5000, 2, 12, 2))
+    xy[:100, 0, 3] = np.nan
+    pose = PoseData(xy, keypoint_names=[f"k{i}" for i in range(12)], individual_names=["a", "b"])
+    text = repr(pose)
+    assert len(text) < 200 and "\n" not in text
+    assert text.startswith("PoseData(5000 frames, 2 individuals ['a', 'b'], 12 keypoints ['k0',")
+    assert "0.1% of points missing" in text  # 100 of 120,000 points

@@ -108,6 +108,35 @@ class PoseData:
     def n_frames(self) -> int:
         return self.xy.shape[0]
 
+    def __repr__(self) -> str:
+        """A summary, not the arrays: sizes, names, the share of missing and repaired points.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> xy = np.zeros((100, 1, 2, 2))
+        >>> xy[:10, 0, 1] = np.nan
+        >>> PoseData(xy, keypoint_names=["nose", "tail"], fps=30.0)
+        PoseData(100 frames at 30 fps, 1 individual, 2 keypoints ['nose', 'tail'], 5.0% of points missing)
+        """  # noqa: E501
+        f, i, k = self.xy.shape[:3]
+        fps = f" at {self.fps:g} fps" if self.fps else ""
+
+        def names(items: list[str]) -> str:
+            return repr(items) if len(items) <= 6 else repr(items[:5])[:-1] + ", ...]"
+
+        points = max(1, f * i * k)
+        parts = [
+            f"{f} frames{fps}",
+            f"{i} individual{'s' if i != 1 else ''}"
+            + (f" {names(self.individual_names)}" if i > 1 else ""),
+            f"{k} keypoints {names(self.keypoint_names)}",
+            f"{np.isnan(self.xy).any(axis=-1).sum() / points:.1%} of points missing",
+        ]
+        if self.imputed is not None:
+            parts.append(f"{self.imputed.sum() / points:.1%} repaired")
+        return f"PoseData({', '.join(parts)})"
+
     @property
     def n_individuals(self) -> int:
         return self.xy.shape[1]
