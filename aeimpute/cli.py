@@ -63,7 +63,12 @@ def _source(path: Path, folder: bool = False) -> str:
 
 
 def read_table(path: Path, index_col: str | None = None) -> pd.DataFrame:
-    """Read a CSV or Parquet file; ``index_col`` becomes the index (dates parsed)."""
+    """Read a CSV or Parquet file; ``index_col`` becomes the index (dates parsed).
+
+    When dates were parsed from text, the text as written is kept in
+    ``df.attrs["index_as_written"]`` so that :func:`write_table` writes it back
+    unchanged (``2004-03-10T18:00:00`` stays so, not ``2004-03-10 18:00:00``).
+    """
     kind = _source(path)
     try:
         if kind == "csv":
@@ -78,12 +83,15 @@ def read_table(path: Path, index_col: str | None = None) -> pd.DataFrame:
         if index_col not in df.columns:
             raise InputError(f"{path}: --index-col {index_col!r} is not a column of the file")
         index = df.pop(index_col)
+        written = None
         if not pd.api.types.is_numeric_dtype(index):
             try:
-                index = pd.to_datetime(index)
+                index, written = pd.to_datetime(index), index
             except (ValueError, TypeError):
                 pass
         df.index = pd.Index(index, name=index_col)
+        if written is not None:
+            df.attrs["index_as_written"] = pd.Index(written, name=index_col)
     return df
 
 
@@ -226,9 +234,17 @@ def sample_parquet(
     return (df[columns] if columns else df), n_rows
 
 
-def write_table(df: pd.DataFrame, path: Path, index: bool) -> None:
-    """Write a CSV or Parquet file atomically (temporary file, then rename)."""
+def write_table(
+    df: pd.DataFrame, path: Path, index: bool, index_as_written: pd.Index | None = None
+) -> None:
+    """Write a CSV or Parquet file atomically (temporary file, then rename).
+
+    With ``index_as_written`` (dates as the input file wrote them), a CSV
+    gets that text as its index column instead of pandas' formatting.
+    """
     kind = _kind(path)
+    if index and kind == "csv" and index_as_written is not None:
+        df = df.set_axis(index_as_written, axis=0)
     with atomic_path(path) as tmp:
         if kind == "csv":
             df.to_csv(tmp, index=index, compression="gzip" if path.name.endswith(".gz") else None)
@@ -333,7 +349,9 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     if args.index_col is None and _source(args.data, folder=True) == "parquet":
         df, n_rows = sample_parquet(args.data, args.fit_rows, args.seed, args.columns)
     else:  # CSV, or a time series (every row is kept: they are its time axis)
-        df = _split_columns(read_table(args.data, args.index_col), args.columns)
+        df = read_table(args.data, args.index_col)
+        df.attrs.pop("index_as_written", None)
+        df = _split_columns(df, args.columns)
         n_rows = len(df)
     imputer = Imputer(**_options(args)).fit(df)
     imputer.save(args.output)
@@ -407,9 +425,10 @@ def _cmd_transform(args: argparse.Namespace) -> None:
         print(f"{n} cells filled; written to {args.output}")
         return
     df = read_table(args.data, args.index_col)
+    written = df.attrs.pop("index_as_written", None)  # before anything copies the frame
     _check_model_columns(imputer, df.columns, args.data)
     out = _fill(imputer, df, columns, args.batch_rows)
-    write_table(out, args.output, index=args.index_col is not None)
+    write_table(out, args.output, index=args.index_col is not None, index_as_written=written)
     print(f"{int(df[columns].isna().sum().sum())} cells filled; written to {args.output}")
 
 
@@ -417,10 +436,11 @@ def _cmd_fit_transform(args: argparse.Namespace) -> None:
     from aeimpute import Imputer
 
     df = read_table(args.data, args.index_col)
+    written = df.attrs.pop("index_as_written", None)  # before anything copies the frame
     part = _split_columns(df, args.columns)
     imputer = Imputer(**_options(args)).fit(part)
     out = _fill(imputer, df, list(part.columns), args.batch_rows)
-    write_table(out, args.output, index=args.index_col is not None)
+    write_table(out, args.output, index=args.index_col is not None, index_as_written=written)
     print(f"{int(part.isna().sum().sum())} cells filled; written to {args.output}")
 
 

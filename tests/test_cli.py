@@ -351,3 +351,25 @@ def test_library_messages_name_command_line_options(library, command_line):
     from aeimpute.cli import command_line_terms
 
     assert command_line_terms(library) == command_line
+
+
+@pytest.mark.parametrize("command", ["fit-transform", "transform"])
+def test_dates_of_the_index_column_are_written_back_as_they_came(tmp_path, command):
+    n = 60
+    when = [f"2004-03-{10 + i // 24:02d}T{i % 24:02d}:00:00" for i in range(n)]
+    df = pd.DataFrame({"when": when, "x": np.sin(np.arange(n) / 5), "y": np.cos(np.arange(n) / 5)})
+    df.loc[10:14, "x"] = np.nan
+    path, out = tmp_path / "s.csv", tmp_path / "s_out.csv"
+    df.to_csv(path, index=False)
+    options = ["--index-col", "when", *FAST]
+    if command == "transform":
+        model = tmp_path / "m.aeimpute"
+        assert main(["fit", str(path), "-o", str(model), *options]) == 0
+        assert (
+            main(["transform", str(model), str(path), "-o", str(out), "--index-col", "when"]) == 0
+        )
+    else:
+        assert main(["fit-transform", str(path), "-o", str(out), *options]) == 0
+    filled = pd.read_csv(out, dtype={"when": str})
+    assert filled["when"].tolist() == when
+    assert not filled["x"].isna().any()
