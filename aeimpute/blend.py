@@ -333,6 +333,7 @@ class Blend:
         activate: Activate,
         seeds: dict[str, int],
         n_threads: int = 1,
+        on_column: Callable[[], None] | None = None,
     ) -> Blend:
         """Fit every candidate asked for and its weight on the held-back cells.
 
@@ -356,6 +357,8 @@ class Blend:
         seeds : dict
             ``{"trees", "screen", "class_trees", "class_screen"}`` seeds.
         n_threads : int
+        on_column : callable, optional
+            Called after each column's trees (progress reports).
         """
         h = held_out
         blend = cls(numeric=h.numeric, foe=h.foe)
@@ -363,12 +366,12 @@ class Blend:
             return blend
         numbers = bool(h.numeric.any()) and bool(k or use_linear or use_trees)
         if use_trees and not h.numeric.all():
-            found = _fit_class_trees(h, heads, activate, seeds, n_threads)
+            found = _fit_class_trees(h, heads, activate, seeds, n_threads, on_column)
             if found is not None:
                 blend.candidates["class_trees"] = found
         if numbers:
             kept = _fit_numbers(h, k, use_linear, use_trees, reference, activate, seeds,
-                                n_threads)  # fmt: skip
+                                n_threads, on_column)  # fmt: skip
             # the order in which predict applies them: numeric candidates, then classifiers
             blend.candidates = {**kept, **blend.candidates}
         return blend
@@ -417,7 +420,9 @@ class Blend:
         return cls(numeric=numeric, foe=foe, candidates=candidates)
 
 
-def _fit_numbers(h, k, use_linear, use_trees, reference, activate, seeds, n_threads) -> dict:
+def _fit_numbers(
+    h, k, use_linear, use_trees, reference, activate, seeds, n_threads, on_column=None
+) -> dict:
     """The numeric candidates that earn a weight, fitted (see :meth:`Blend.fit`)."""
     found: dict = {}
     estimates = []
@@ -435,7 +440,7 @@ def _fit_numbers(h, k, use_linear, use_trees, reference, activate, seeds, n_thre
         estimates.append(np.where(h.numeric, found["linear"].estimate(h.filled), h.net))
     cells = h.held[:, h.foe] & h.numeric
     if use_trees:
-        forest, boosted = _screen_trees(h, estimates, activate, seeds, n_threads)
+        forest, boosted = _screen_trees(h, estimates, activate, seeds, n_threads, on_column)
         if forest is not None:
             found["trees"] = Trees(forest)
             estimates.append(boosted)
@@ -464,7 +469,7 @@ def _tree_values(h: HeldOut, values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), h.net, values)
 
 
-def _screen_trees(h, others, activate, seeds, n_threads) -> tuple:
+def _screen_trees(h, others, activate, seeds, n_threads, on_column=None) -> tuple:
     """Fit the tree candidate if it earns its cost: the forest and its estimate, or (None, None).
 
     Trees are fitted on at most ``trees.SCREEN_COLUMNS`` numeric columns first; the weights
@@ -484,18 +489,18 @@ def _screen_trees(h, others, activate, seeds, n_threads) -> tuple:
     def estimate(forest):
         return _tree_values(h, activate(trees.predict(forest, h.filled, h.at_held(forest.targets))))
 
-    forest = trees.fit(fit_rows, fit_obs, h.foe, first, seed, n_threads)
+    forest = trees.fit(fit_rows, fit_obs, h.foe, first, seed, n_threads, on_column)
     boosted = estimate(forest)
     if h.weights([*others, boosted], h.held[:, h.foe] & first)[-1] < trees.MIN_WEIGHT:
         return None, None
     if len(screen) < len(enc):
-        rest = trees.fit(fit_rows, fit_obs, h.foe, h.numeric & ~first, seed, n_threads)
+        rest = trees.fit(fit_rows, fit_obs, h.foe, h.numeric & ~first, seed, n_threads, on_column)
         forest = trees.join([forest, rest])
         boosted = estimate(forest)
     return forest, boosted
 
 
-def _fit_class_trees(h, heads, activate, seeds, n_threads) -> ClassTrees | None:
+def _fit_class_trees(h, heads, activate, seeds, n_threads, on_column=None) -> ClassTrees | None:
     """Tree classifiers of the binary and categorical columns, if they earn a weight.
 
     Their weight and temperature (among ``trees.TEMPERATURES``) are fitted
@@ -518,8 +523,9 @@ def _fit_class_trees(h, heads, activate, seeds, n_threads) -> ClassTrees | None:
         chosen = [columns[i] for i in sorted(picked)]
         kinds = {kind: [c for k, c in chosen if k == kind] for kind in ("binary", "categorical")}
         return trees.fit_classes(
-            h.filled[h.rows], h.train_obs[h.rows], h.foe, kinds, seeds["class_trees"], n_threads
-        )
+            h.filled[h.rows], h.train_obs[h.rows], h.foe, kinds, seeds["class_trees"], n_threads,
+            on_column,
+        )  # fmt: skip
 
     def weigh(cand: ClassTrees) -> None:
         """Fit the candidate's weight and temperature on the held-back cells."""

@@ -551,22 +551,32 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
             full = self._network_predict(z[rows], observed[rows])
             return complete(z[rows], full, observed[rows][:, foe]), observed[rows]
 
-        self.blend_ = Blend.fit(
-            held_out,
-            self._layout.heads(),
-            k=k,
-            use_linear=self.linear_,
-            use_trees=self.trees_,
-            reference=reference,
-            activate=self.networks_.activate,
-            seeds={
-                "trees": self.seed_ + 11,
-                "screen": self.seed_ + 13,
-                "class_trees": self.seed_ + 17,
-                "class_screen": self.seed_ + 19,
-            },
-            n_threads=self._n_threads,
-        )
+        bar = None
+        if self.verbose and self.trees_:  # the trees take most of the blend's time
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc="aeimpute blend (trees, per column)", unit="column", leave=False)
+        try:
+            self.blend_ = Blend.fit(
+                held_out,
+                self._layout.heads(),
+                k=k,
+                use_linear=self.linear_,
+                use_trees=self.trees_,
+                reference=reference,
+                activate=self.networks_.activate,
+                seeds={
+                    "trees": self.seed_ + 11,
+                    "screen": self.seed_ + 13,
+                    "class_trees": self.seed_ + 17,
+                    "class_screen": self.seed_ + 19,
+                },
+                n_threads=self._n_threads,
+                on_column=None if bar is None else (lambda: bar.update(1)),
+            )
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _network_predict(self, z: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """The networks' predictions (averaged over ``inference_passes``), scaled units."""

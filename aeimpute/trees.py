@@ -19,12 +19,16 @@ estimator, and needs no tree library to be applied.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 #: most rows each column's trees are fitted on (a random subset beyond), so the cost per
 #: column stays bounded on large tables
+T = TypeVar("T")
+
 TREE_ROWS = 5000
 #: boosting iterations (trees) per column
 N_TREES = 100
@@ -273,6 +277,7 @@ def fit(
     targets: np.ndarray,
     seed: int,
     n_threads: int = 1,
+    on_column: Callable[[], None] | None = None,
 ) -> Forest:
     """Fit boosted trees of each ``targets`` column on all the other columns.
 
@@ -292,6 +297,8 @@ def fit(
         ``(seed, j)``, so its trees do not depend on the other targets).
     n_threads : int, default=1
         OpenMP threads of the boosting.
+    on_column : callable, optional
+        Called after each target column (progress reports).
 
     Returns
     -------
@@ -314,7 +321,7 @@ def fit(
     X = np.asarray(filled, dtype=np.float64)
     foe = np.asarray(feature_of_encoded)
     pieces = []
-    for j in np.flatnonzero(targets):
+    for j in _ticking(np.flatnonzero(targets), on_column):
         rng = np.random.default_rng([seed, int(j)])
         rows = _training_rows(observed[:, foe[j]], rng)
         if rows is None:
@@ -330,6 +337,14 @@ def fit(
         _check(piece, [j], model, X, rows, columns)
         pieces.append(piece)
     return join(pieces)
+
+
+def _ticking(items: Iterable[T], on_item: Callable[[], None] | None) -> Iterator[T]:
+    """``items``, calling ``on_item`` after the caller is done with each (``continue`` too)."""
+    for item in items:
+        yield item
+        if on_item is not None:
+            on_item()
 
 
 def _training_rows(observed: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
@@ -370,6 +385,7 @@ def fit_classes(
     heads: dict,
     seed: int,
     n_threads: int = 1,
+    on_column: Callable[[], None] | None = None,
 ) -> Forest:
     """Fit boosted tree classifiers of each binary and categorical column on the others.
 
@@ -393,6 +409,8 @@ def fit_classes(
         Column ``f`` draws from ``(seed, f)``.
     n_threads : int, default=1
         OpenMP threads of the boosting.
+    on_column : callable, optional
+        Called after each binary or categorical column (progress reports).
 
     Returns
     -------
@@ -420,7 +438,7 @@ def fit_classes(
         [int(e) for e in g] for g in heads.get("categorical", []) if 2 <= len(g) <= MAX_CLASSES
     ]
     pieces = []
-    for group in groups:
+    for group in _ticking(groups, on_column):
         f = int(foe[group[0]])
         rng = np.random.default_rng([seed, f])
         rows = _training_rows(observed[:, f], rng)

@@ -153,9 +153,14 @@ def test_not_fitted():
         Imputer().transform(pd.DataFrame({"a": [1.0]}))
 
 
-def test_verbose_shows_progress(numeric, capsys):
-    Imputer(**FAST, verbose=True, random_state=0).fit(numeric)
-    assert "aeimpute fit" in capsys.readouterr().err
+def test_verbose_shows_progress_of_training_and_of_the_trees(numeric, capsys):
+    quiet = Imputer(**FAST, random_state=0).fit(numeric)
+    assert capsys.readouterr().err == ""
+    loud = Imputer(**FAST, verbose=True, random_state=0).fit(numeric)
+    err = capsys.readouterr().err
+    assert "aeimpute fit" in err
+    assert loud.trees_ and "aeimpute blend (trees, per column)" in err
+    pd.testing.assert_frame_equal(loud.transform(numeric), quiet.transform(numeric))
 
 
 def test_validation_and_early_stopping_run():

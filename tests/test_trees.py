@@ -352,3 +352,21 @@ def test_classifier_temperature_softens_probabilities_not_choices():
     flag = probs[1.0][:, 3]  # binary: pulled towards 1/2
     assert (np.abs(probs[4.0][:, 3] - 0.5) < np.abs(flag - 0.5)).all()
     assert numeric[:3].all() and np.isnan(probs[4.0][:, :3]).all()  # numbers: not classified
+
+
+def test_progress_is_reported_once_per_column_whatever_its_fate():
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 5))
+    X[:, 1] = 3.0  # constant: no boosting
+    observed = np.ones((200, 5), dtype=bool)
+    observed[5:, 2] = False  # too few rows: skipped
+    ticks = []
+    forest = trees.fit(X, observed, np.arange(5), np.ones(5, dtype=bool), seed=0,
+                       on_column=lambda: ticks.append(1))  # fmt: skip
+    assert len(ticks) == 5
+    assert 2 not in forest.targets.tolist()
+    heads = {"binary": [3], "categorical": []}
+    X[:, 3] = (X[:, 0] > 0.5).astype(float)
+    ticks.clear()
+    trees.fit_classes(X, observed, np.arange(5), heads, seed=0, on_column=lambda: ticks.append(1))
+    assert len(ticks) == 1
