@@ -357,6 +357,7 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     imputer.save(args.output)
     rows = f"{len(df)} rows" if len(df) == n_rows else f"a sample of {len(df)} of {n_rows} rows"
     print(f"fitted on {rows} x {df.shape[1]} columns; model written to {args.output}")
+    print(imputer.summary(df))
 
 
 def _is_table_name(path: Path) -> bool:
@@ -439,6 +440,7 @@ def _cmd_fit_transform(args: argparse.Namespace) -> None:
     written = df.attrs.pop("index_as_written", None)  # before anything copies the frame
     part = _split_columns(df, args.columns)
     imputer = Imputer(**_options(args)).fit(part)
+    print(imputer.summary(part))
     out = _fill(imputer, df, list(part.columns), args.batch_rows)
     write_table(out, args.output, index=args.index_col is not None, index_as_written=written)
     print(f"{int(part.isna().sum().sum())} cells filled; written to {args.output}")

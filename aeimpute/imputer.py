@@ -535,6 +535,7 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         """
         from aeimpute.blend import Blend, HeldOut
         from aeimpute.neighbors import complete
+        from aeimpute.summary import held_out_errors
 
         foe = self._layout.feature_of_encoded()
         numeric = self._layout.numeric_encoded()
@@ -544,6 +545,10 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
             rows = np.sort(rng.choice(len(z), size=MAX_BLEND_ROWS, replace=False))
         train_obs = observed & ~held
         net = self.networks_.predict_first(z, train_obs, self._n_threads)
+        self.expected_error_ = held_out_errors(
+            self._layout, self._scaler.inverse_transform(z), self._scaler.inverse_transform(net),
+            held,
+        )  # fmt: skip
         filled = complete(z, net, train_obs[:, foe])
         held_out = HeldOut(z, held, train_obs, net, filled, rows, foe, numeric)
 
@@ -705,6 +710,51 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
             return score
         return pd.Series(score, index=df.index, name="reconstruction_error")
 
+    def summary(self, X: pd.DataFrame | np.ndarray | None = None) -> pd.DataFrame:
+        """What the model fills and how well: one row per modelled column.
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray, optional
+            A table to fill; its missing cells are counted per column.
+
+        Returns
+        -------
+        aeimpute.summary.FitSummary (a DataFrame that prints in full)
+            Index: the modelled columns. ``kind``; ``missing`` (cells of
+            ``X`` to fill, with ``X``); ``expected_error`` and ``measure``:
+            for numbers the root-mean-square error in the column's units,
+            for binary and categorical columns the share of cells filled
+            with a wrong value, measured at fit on ``held_back_cells``
+            observed cells the network never trained on (before the blend,
+            which usually does a little better).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from aeimpute import Imputer
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"x": rng.normal(size=200)})
+        >>> df["y"] = 2 * df["x"] + rng.normal(scale=0.1, size=200)
+        >>> df.loc[::10, "y"] = np.nan
+        >>> imp = Imputer(max_iter=100, random_state=0, n_jobs=1).fit(df)
+        >>> table = imp.summary(df)
+        >>> table["missing"].to_dict()
+        {'x': 0, 'y': 20}
+        >>> table["measure"].tolist()
+        ['RMSE', 'RMSE']
+        """
+        from aeimpute.summary import build
+
+        self._check_fitted()
+        specs = [self._layout.specs[i] for i in self._layout.modelled]
+        missing = None
+        if X is not None:
+            df, _, _ = self._prepare(X)
+            missing = [int(df[s.name].isna().sum()) for s in specs]
+        return build([s.name for s in specs], [s.kind for s in specs], self.expected_error_,
+                     missing)  # fmt: skip
+
     def sample(
         self, X: pd.DataFrame | np.ndarray, n: int = 5
     ) -> list[pd.DataFrame] | list[np.ndarray]:
@@ -819,6 +869,10 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
             "trees": self.trees_,
             "blend": blend_meta,
             "history": self.history_,
+            "expected_error": {
+                "error": [None if np.isnan(e) else e for e in self.expected_error_["error"]],
+                "cells": list(self.expected_error_["cells"]),
+            },
         }
         tensors = self.networks_.tensors()
         tensors.update({f"blend.{k}": v for k, v in blend_tensors.items()})
@@ -844,6 +898,11 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         self.linear_ = bool(meta["linear"])
         self.trees_ = bool(meta["trees"])
         self.history_ = meta["history"]
+        saved = meta["expected_error"]
+        self.expected_error_ = {
+            "error": [float("nan") if e is None else float(e) for e in saved["error"]],
+            "cells": [int(c) for c in saved["cells"]],
+        }
         self.device_ = str(device)
         layout = self._layout
         self.networks_ = Networks.from_tensors(
