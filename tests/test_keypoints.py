@@ -445,3 +445,28 @@ def test_printed_pose_data_is_a_summary_not_the_arrays():
     assert len(text) < 200 and "\n" not in text
     assert text.startswith("PoseData(5000 frames, 2 individuals ['a', 'b'], 12 keypoints ['k0',")
     assert "0.1% of points missing" in text  # 100 of 120,000 points
+
+
+def test_summary_counts_what_transform_fills_and_labels_gap_lengths_in_words():
+    from aeimpute.keypoints import simulate_poses
+
+    xy = simulate_poses(n_frames=500, n_keypoints=4, random_state=1)
+    xy[100:110, 0, 2] = np.nan
+    xy[300:302, 0, 1] = np.nan
+    xy[350:480, 0, 3] = np.nan  # longer than max_gap: left
+    imp = KeypointImputer(window=64, max_iter=30, max_gap=100, random_state=0, n_jobs=1).fit(xy)
+    report = imp.summary(xy)
+    out = imp.transform(xy)
+    left = np.isnan(out).any(-1).sum(axis=(0, 1))
+    assert report.keypoints["left"].tolist() == left.tolist() == [0, 0, 0, 130]
+    assert report.keypoints["filled"].tolist() == [0, 2, 10, 0]
+    labels = report.gap_lengths.index.tolist()
+    assert labels[:3] == ["1 frame", "2 frames", "3-4 frames"] and not any("+" in s for s in labels)
+    assert report.gap_lengths.loc["2 frames", "gaps"] == 1
+    assert report.gap_lengths.loc["33 frames or more", "points"] == 130
+    assert report.gap_lengths["held_back_points"].sum() > 0
+    assert list(imp.history_["calibration"]) == labels  # the fit's report uses the same words
+    top = report.longest.iloc[0]
+    assert (top.keypoint, top.first_frame, top.length, top.filled) == ("keypoint3", 350, 130, False)
+    text = repr(report)
+    assert "Longest gaps" in text and "9-16 frames" in text

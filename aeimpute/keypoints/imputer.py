@@ -424,6 +424,75 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         """Fit on ``xy`` and repair it."""
         return self.fit(xy, confidence).transform(xy, confidence)
 
+    def summary(self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None) -> Any:
+        """What :meth:`transform` would repair in ``xy``, and the error expected there.
+
+        Parameters
+        ----------
+        xy, confidence
+            As for :meth:`transform` (points under ``confidence_threshold``
+            count as missing).
+
+        Returns
+        -------
+        aeimpute.keypoints.summary.KeypointSummary
+            ``keypoints`` (points missing, filled and left per keypoint),
+            ``gap_lengths`` (gaps and points per gap-length range, labelled
+            in words, with the error expected there in pixels, measured at
+            fit on held-back gaps, beside linear interpolation's) and
+            ``longest`` (the longest gaps and whether they are filled).
+            Printing it shows the three tables.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from aeimpute import KeypointImputer
+        >>> from aeimpute.keypoints import simulate_poses
+        >>> xy = simulate_poses(n_frames=300, n_keypoints=4, random_state=0)
+        >>> xy[100:110, 0, 2] = np.nan
+        >>> imp = KeypointImputer(window=64, max_iter=20, random_state=0, n_jobs=1).fit(xy)
+        >>> report = imp.summary(xy)
+        >>> report.longest[["keypoint", "first_frame", "length", "filled"]].to_dict("records")
+        [{'keypoint': 'keypoint2', 'first_frame': 100, 'length': 10, 'filled': True}]
+        >>> int(report.gap_lengths.loc["9-16 frames", "points"])
+        10
+        """
+        from aeimpute.keypoints import summary
+        from aeimpute.keypoints.model import gap_group, gap_labels
+
+        self._check_fitted()
+        arr, observed, _, pose = self._tracks(xy, confidence)
+        if arr.shape[2] != self.n_keypoints_:
+            raise ValueError(
+                f"xy has {arr.shape[2]} keypoints; this model was fitted on {self.n_keypoints_}"
+            )
+        n_ind, n_kp = arr.shape[1], arr.shape[2]
+        keypoints = (pose.keypoint_names if pose is not None else None) or self.keypoint_names_
+        keypoints = list(keypoints or [f"keypoint{k}" for k in range(n_kp)])
+        individuals = (
+            list(pose.individual_names)
+            if pose is not None
+            else [f"individual{i}" for i in range(n_ind)]
+        )
+        missing = ~observed
+        runs = summary.gaps(missing, keypoints, individuals)
+        present = observed.any(axis=0)
+        filled = np.zeros_like(missing)
+        ind_of = {name: i for i, name in enumerate(individuals)}
+        kp_of = {name: k for k, name in enumerate(keypoints)}
+        fills = []
+        for run in runs.itertuples():
+            i, k = ind_of[run.individual], kp_of[run.keypoint]
+            ok = bool(present[i, k]) and (self.max_gap is None or run.length <= self.max_gap)
+            filled[run.first_frame : run.first_frame + run.length, i, k] = ok
+            fills.append(ok)
+        runs["filled"] = fills
+        group_of = gap_group(runs["length"].to_numpy()) if len(runs) else np.zeros(0, int)
+        return summary.build(
+            runs, missing, filled, keypoints, gap_labels(), group_of,
+            self.history_.get("calibration", {}),
+        )  # fmt: skip
+
     # ----------------------------------------------------------- persistence
     # save(path) and load(path, device=None) come from ModelFileMixin
     @staticmethod

@@ -416,6 +416,30 @@ def held_back_gaps(
 BLEND_EDGES = (1, 2, 3, 5, 9, 17, 33)
 
 
+def gap_labels() -> list[str]:
+    """Words for the gap-length groups of ``BLEND_EDGES``.
+
+    Examples
+    --------
+    >>> gap_labels()
+    ['1 frame', '2 frames', '3-4 frames', '5-8 frames', '9-16 frames', '17-32 frames', '33 frames or more']
+    """  # noqa: E501
+    labels = []
+    for lo, nxt in zip(BLEND_EDGES, [*BLEND_EDGES[1:], None], strict=True):
+        if nxt is None:
+            labels.append(f"{lo} frames or more")
+        elif nxt - 1 == lo:
+            labels.append(f"{lo} frame" + ("s" if lo != 1 else ""))
+        else:
+            labels.append(f"{lo}-{nxt - 1} frames")
+    return labels
+
+
+def gap_group(lengths: np.ndarray) -> np.ndarray:
+    """Index of the gap-length group of each length (lengths of at least 1)."""
+    return np.clip(np.searchsorted(BLEND_EDGES, lengths, side="right") - 1, 0, len(BLEND_EDGES) - 1)
+
+
 def _group(gap: torch.Tensor) -> torch.Tensor:
     edges = torch.as_tensor(BLEND_EDGES, device=gap.device)
     return (torch.bucketize(gap.clamp_min(1), edges, right=True) - 1).clamp(0, len(BLEND_EDGES) - 1)
@@ -506,13 +530,13 @@ def calibrate(
     best = grid[pick]
     blended_sse = base + cost[torch.arange(n_groups, device=xy.device), pick]
     report = {
-        f"{edge}+": {
+        label: {
             "points": int(n),
             "linear_px": round(float((b / n) ** 0.5), 3) if n else None,
             "blended_px": round(float((max(e, 0.0) / n) ** 0.5), 3) if n else None,
         }
-        for edge, n, b, e in zip(
-            BLEND_EDGES, count.tolist(), base.tolist(), blended_sse.tolist(), strict=True
+        for label, n, b, e in zip(
+            gap_labels(), count.tolist(), base.tolist(), blended_sse.tolist(), strict=True
         )
     }
     return best.float(), report
@@ -639,8 +663,8 @@ def fit_model(
     weights = geo.blend.tolist()
     names = ("network", "body", "placement", "cubic")
     history["blend"] = {
-        f"{e}+": {n: round(w, 2) for n, w in zip(names, ws, strict=True)}
-        for e, ws in zip(BLEND_EDGES, weights, strict=True)
+        label: {n: round(w, 2) for n, w in zip(names, ws, strict=True)}
+        for label, ws in zip(gap_labels(), weights, strict=True)
     }
     return net, geo, history
 
