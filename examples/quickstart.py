@@ -38,6 +38,8 @@ def main() -> None:
     hidden = holes[:, 1]
     err = np.sqrt(np.mean((completed["income"][hidden] - truth["income"][hidden]) ** 2))
     print(f"income RMSE on hidden cells: {err:,.0f} (std of income {truth['income'].std():,.0f})")
+    # what the model expected, per column, from cells it held back at fit
+    print(imputer.summary(df))
 
     # numeric cells blend the network with neighbouring rows, a ridge regression and boosted
     # trees, in shares fitted on held-back cells; binary and categorical cells blend its

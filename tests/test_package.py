@@ -39,5 +39,6 @@ def test_quickstart_example_runs(tmp_path, monkeypatch, capsys):
     runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr().out
     assert "blend weights: neighbours" in out and "network alone" in out
+    assert "expected_error" in out and "share wrong" in out  # the summary
     assert "reloaded and transformed again: same table" in out
     assert list(tmp_path.iterdir()) == []  # the model file went to a temporary folder
