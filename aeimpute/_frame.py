@@ -54,6 +54,13 @@ class FrameIOMixin(v.FittedMixin):
             return
         missing = [c for c in self.columns_ if c not in cols]
         extra = [c for c in cols if c not in self.columns_]
+        if extra and not missing:
+            raise ValueError(
+                f"X has columns the model was not fitted on: {extra}. A model fills the columns "
+                "it was fitted on, no others: pass X[imputer.feature_names_in_] and join the "
+                "other columns back (the command line does this: it copies such columns "
+                "unchanged and names them)"
+            )
         if missing or extra or len(cols) != len(self.columns_):
             raise ValueError(
                 f"X's columns differ from those seen in fit: missing {missing}, unexpected {extra}"

@@ -406,6 +406,13 @@ def command_line_terms(message: str) -> str:
     return message
 
 
+def _say_copied(names: Any, modelled: list) -> None:
+    """Name the columns copied to the output unchanged (not modelled)."""
+    others = [c for c in names if c not in modelled and not str(c).startswith("__index_level_")]
+    if others:
+        print(f"copied unchanged (not in the model): {others}")
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings on standard error in one line, settings named as command-line options."""
     print(f"aeimpute: warning: {command_line_terms(str(message))}", file=sys.stderr)
@@ -424,6 +431,7 @@ def _cmd_transform(args: argparse.Namespace) -> None:
     if streamable and _source(args.data) == "parquet" and _kind(args.output) == "parquet":
         n = stream_parquet(imputer, args.data, args.output, columns, args.batch_rows or 65_536)
         print(f"{n} cells filled; written to {args.output}")
+        _say_copied(_open_parquet(args.data).schema_arrow.names, columns)
         return
     df = read_table(args.data, args.index_col)
     written = df.attrs.pop("index_as_written", None)  # before anything copies the frame
@@ -431,6 +439,7 @@ def _cmd_transform(args: argparse.Namespace) -> None:
     out = _fill(imputer, df, columns, args.batch_rows)
     write_table(out, args.output, index=args.index_col is not None, index_as_written=written)
     print(f"{int(df[columns].isna().sum().sum())} cells filled; written to {args.output}")
+    _say_copied(df.columns, columns)
 
 
 def _cmd_fit_transform(args: argparse.Namespace) -> None:
@@ -444,6 +453,7 @@ def _cmd_fit_transform(args: argparse.Namespace) -> None:
     out = _fill(imputer, df, list(part.columns), args.batch_rows)
     write_table(out, args.output, index=args.index_col is not None, index_as_written=written)
     print(f"{int(part.isna().sum().sum())} cells filled; written to {args.output}")
+    _say_copied(df.columns, list(part.columns))
 
 
 def _parser() -> argparse.ArgumentParser:

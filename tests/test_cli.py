@@ -373,3 +373,20 @@ def test_dates_of_the_index_column_are_written_back_as_they_came(tmp_path, comma
     filled = pd.read_csv(out, dtype={"when": str})
     assert filled["when"].tolist() == when
     assert not filled["x"].isna().any()
+
+
+def test_columns_outside_the_model_are_copied_and_named_here_and_refused_in_python(
+    table, tmp_path, capsys
+):
+    from aeimpute import Imputer
+
+    df, path = table
+    model = tmp_path / "m.aeimpute"
+    assert main(["fit", str(path), "-o", str(model), *FAST, "--columns", "a", "b"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "filled.csv"
+    assert main(["transform", str(model), str(path), "-o", str(out)]) == 0
+    assert "copied unchanged (not in the model): ['id']" in capsys.readouterr().out
+    assert pd.read_csv(out)["id"].tolist() == df["id"].tolist()
+    with pytest.raises(ValueError, match=r"not fitted on: \['id'\].*command line does this"):
+        Imputer.load(model).transform(df)
