@@ -7,6 +7,7 @@ only inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -162,16 +163,20 @@ def session(device: Any, n_threads: int, seed: int | None = None) -> Iterator[No
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def _cpu_flags() -> set[str]:
-    """The CPU feature flags the operating system reports (empty where it reports none)."""
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the operating system reports (empty where it reports none).
+
+    Read once per process: predictions ask for every block of rows.
+    """
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
                 if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
+                    return frozenset(line.partition(":")[2].split())
     except OSError:
         pass
-    return set()
+    return frozenset()
 
 
 def native_bfloat16(device: Any) -> bool:
