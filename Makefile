@@ -9,7 +9,7 @@ STAMP := $(VENV)/.aeimpute-installed
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench bench-speed bench-quick bench-keypoints bench-fusion bench-scale clean
+.PHONY: demo test docs lint bench bench-speed bench-quick bench-keypoints bench-fusion bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	AEIMPUTE_NUM_THREADS=1 $(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# the documentation site (mkdocs, sources in docs/) into site/, strict: a broken link, a missing
+# reference or a docstring that does not render fails the build
+DOCS_STAMP := $(VENV)/.aeimpute-docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # the tabular benchmark suite (see benchmarks/tabular.py); the full run takes about an hour
 bench: $(STAMP)
