@@ -2,8 +2,8 @@
 
 Usage (from the repository root, after ``make demo`` or ``make test`` created ``.venv``)::
 
-    make bench-fusion                                   # updates results/ and the README table
-    .venv/bin/python benchmarks/fusion.py --steps 300 --seeds 0 --no-readme   # quick look
+    make bench-fusion                                   # updates results/ (shown on the docs site)
+    .venv/bin/python benchmarks/fusion.py --steps 300 --seeds 0 --out /tmp/fusion   # quick look
 
 Data: ``../shared/data/tabular/air_quality.csv`` (hourly readings, March 2004 to
 April 2005, with real outages). Channels: the five metal-oxide ``sensors`` of
@@ -216,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--downstream-seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=HERE / "results")
-    p.add_argument("--no-readme", action="store_true")
     p.add_argument(
         "--merge", nargs="+", type=Path, metavar="DIR",
         help="do not run: combine the fusion.csv and fusion_downstream.md of earlier runs "
@@ -250,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "column in bold; seconds = fit_transform on one core."
     )
     body = tables(results) + (f"\n\n{down}" if down else "")
-    readme = None if args.no_readme else "fusion"
-    publish(args.out / "fusion.md", "Fusion benchmark: sensor outages", header, body, readme)
+    publish(args.out / "fusion.md", "Fusion benchmark: sensor outages", header, body, None)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Usage (from the repository root, after ``make demo`` or ``make test`` created ``.venv``)::
 
-    make bench-keypoints            # all data sets, updates results/ and the README table
+    make bench-keypoints            # all data sets, updates results/ (shown on the docs site)
     .venv/bin/python benchmarks/keypoints.py --datasets synthetic --steps 300   # quick look
 
 Protocol: points the tracker was confident about serve as ground truth
@@ -340,7 +340,6 @@ def main(argv: list[str] | None = None) -> int:
         help="gaps of the longest length per kind; shorter lengths get more (x sqrt(60 / length))",
     )  # fmt: skip
     p.add_argument("--out", type=Path, default=HERE / "results")
-    p.add_argument("--no-readme", action="store_true")
     p.add_argument(
         "--timing", action="store_true",
         help="only time fit and transform on a generated 50,000 x 9 recording",
@@ -377,8 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{PCK_PX:g} px); best per column in bold; seconds = fit + transform per recording."
     )
     body = tables(results)
-    readme = None if args.no_readme else "keypoints"
-    publish(args.out / "keypoints.md", "Keypoint repair benchmark", header, body, readme)
+    publish(args.out / "keypoints.md", "Keypoint repair benchmark", header, body, None)
     plot(keep, results, args.out / "keypoints_trajectory.png")
     return 0
 

@@ -190,7 +190,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-iter", type=int, default=0, help="Imputer max_iter (0: default)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=HERE / "results")
-    p.add_argument("--no-readme", action="store_true", help="do not update the README table")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
     t_all = time.perf_counter()
@@ -279,10 +278,6 @@ OUT.parquet` (record batches of 65,536 rows).
 """
     (args.out / "scale.md").write_text(f"# Scale benchmark\n\n{body}")
     print(body)
-    if not args.no_readme:
-        from tabular import update_readme
-
-        update_readme(body.replace("](scale.png)", "](benchmarks/results/scale.png)"), name="scale")
     return 0
 
 

@@ -21,7 +21,7 @@ def test_scale_benchmark_reports_time_memory_and_stops_at_the_budget(tmp_path):
     bench = _load()
     assert bench.measure(["impute", "KNNImputer", "300", "4", "1", "0"], budget=0.01) is None
     argv = ["--rows", "300", "--cols", "4", "--memory-cols", "4", "--fit-rows", "400"]
-    argv += ["--speed-rows", "1000", "--max-iter", "10", "--threads", "1", "--no-readme"]
+    argv += ["--speed-rows", "1000", "--max-iter", "10", "--threads", "1"]
     assert bench.main([*argv, "--out", str(tmp_path)]) == 0
     rows = pd.read_csv(tmp_path / "scale.csv")
     assert set(rows["method"]) == {
