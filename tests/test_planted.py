@@ -20,9 +20,9 @@ def test_noisy_low_rank_matrix_is_recovered():
     mask = rng.random(X.shape) < 0.2
     Xm = X.copy()
     Xm[mask] = np.nan
-    out = Imputer(
-        width=64, n_blocks=1, max_iter=300, random_state=0, **NETWORK_ONLY
-    ).fit_transform(Xm)
+    out = Imputer(width=64, n_blocks=1, max_iter=300, random_state=0, **NETWORK_ONLY).fit_transform(
+        Xm
+    )
     err = np.sqrt(np.mean((out - X)[mask] ** 2))
     mean_err = np.sqrt(np.mean((np.nanmean(Xm, axis=0) - X)[mask] ** 2))
     assert mean_err > 0.9
@@ -40,8 +40,8 @@ def test_categorical_column_determined_by_numeric_one():
     hide = rng.random(600) < 0.2
     dfm = df.copy()
     dfm.loc[hide, "c"] = None
-    out = Imputer(
-        width=32, n_blocks=1, max_iter=300, random_state=0, **NETWORK_ONLY
-    ).fit_transform(dfm)
+    out = Imputer(width=32, n_blocks=1, max_iter=300, random_state=0, **NETWORK_ONLY).fit_transform(
+        dfm
+    )
     acc = (out.loc[hide, "c"] == df.loc[hide, "c"]).mean()
     assert acc > 0.85, acc  # chance / mode is ~0.33

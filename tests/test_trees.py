@@ -143,9 +143,9 @@ def _recording_fit(monkeypatch):
     calls = []
     real = trees.fit
 
-    def fit(filled, observed, foe, targets, seed, n_threads=1):
+    def fit(filled, observed, foe, targets, seed, n_threads=1, on_column=None):
         calls.append(int(np.sum(targets)))
-        return real(filled, observed, foe, targets, seed, n_threads)
+        return real(filled, observed, foe, targets, seed, n_threads, on_column)
 
     monkeypatch.setattr(trees, "fit", fit)
     return calls
@@ -306,9 +306,9 @@ def _recording_fit_classes(monkeypatch):
     calls = []
     real = trees.fit_classes
 
-    def fit_classes(filled, observed, foe, heads, seed, n_threads=1):
+    def fit_classes(filled, observed, foe, heads, seed, n_threads=1, on_column=None):
         calls.append(len(heads["binary"]) + len(heads["categorical"]))
-        return real(filled, observed, foe, heads, seed, n_threads)
+        return real(filled, observed, foe, heads, seed, n_threads, on_column)
 
     monkeypatch.setattr(trees, "fit_classes", fit_classes)
     return calls
