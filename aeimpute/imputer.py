@@ -545,9 +545,10 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
             rows = np.sort(rng.choice(len(z), size=MAX_BLEND_ROWS, replace=False))
         train_obs = observed & ~held
         net = self.networks_.predict_first(z, train_obs, self._n_threads)
+        at = np.flatnonzero(held.any(axis=1))  # a bounded sample of rows: no table-size copies
         self.expected_error_ = held_out_errors(
-            self._layout, self._scaler.inverse_transform(z), self._scaler.inverse_transform(net),
-            held,
+            self._layout, self._scaler.inverse_transform(z[at]),
+            self._scaler.inverse_transform(net[at]), held[at],
         )  # fmt: skip
         filled = complete(z, net, train_obs[:, foe])
         held_out = HeldOut(z, held, train_obs, net, filled, rows, foe, numeric)
