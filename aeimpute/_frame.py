@@ -15,6 +15,33 @@ import pandas as pd
 from aeimpute import _validation as v
 
 
+def terminal_width() -> int:
+    """Columns of the terminal (80 where there is none)."""
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+class FullTable(pd.DataFrame):
+    """A DataFrame that prints every column, wrapped to the terminal's width.
+
+    pandas hides the middle columns of a wide frame behind ``...``; the
+    library's report tables print in full instead. Anything derived from one
+    (a selection, a copy) is a plain DataFrame.
+    """
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:  # pandas' documented subclassing hook
+        return pd.DataFrame
+
+    def _shown(self) -> pd.DataFrame:
+        """The table as printed (subclasses format their values here)."""
+        return self
+
+    def __repr__(self) -> str:
+        return self._shown().to_string(line_width=terminal_width())
+
+
 class FrameIOMixin(v.FittedMixin):
     """Column bookkeeping, input checks and output restoring for estimators."""
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from aeimpute import _validation as v
+from aeimpute._frame import FullTable
 
 ChannelSpec = Mapping[Hashable, Sequence[Hashable]] | None
 
@@ -103,22 +104,13 @@ def channel_codes(columns: Sequence[Hashable], groups: list[tuple[Any, list]]) -
     return np.asarray([where[c] for c in columns], dtype=np.int64)
 
 
-class ChannelReport(pd.DataFrame):
+class ChannelReport(FullTable):
     """The table :func:`report` returns: a DataFrame that prints every column.
 
     pandas hides the middle columns of a wide frame behind ``...`` to fit
     the terminal; this one wraps them onto further lines instead. Anything
     derived from it (a selection, a copy) is a plain DataFrame.
     """
-
-    @property
-    def _constructor(self) -> type[pd.DataFrame]:  # pandas' documented subclassing hook
-        return pd.DataFrame
-
-    def __repr__(self) -> str:
-        import shutil
-
-        return self.to_string(line_width=shutil.get_terminal_size((80, 24)).columns)
 
 
 def report(X: pd.DataFrame | np.ndarray, channels: ChannelSpec | str = None) -> pd.DataFrame:

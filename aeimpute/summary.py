@@ -11,12 +11,12 @@ about pandas and the layout, not about torch.
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from aeimpute._frame import FullTable
 from aeimpute.schema import Layout
 
 #: measure of each column kind's expected error
@@ -29,30 +29,30 @@ def held_out_errors(
 ) -> dict[str, list]:
     """Error of ``pred`` on the ``held`` cells, per modelled column.
 
-    Parameters
-    ----------
-    layout : Layout
-    truth, pred : ndarray (rows, encoded columns)
-        Values in the original units (probabilities for binary and
-        categorical columns in ``pred``, 0/1 in ``truth``).
-    held : bool ndarray (rows, modelled columns)
-        The cells held back at fit.
+        Parameters
+        ----------
+        layout : Layout
+        truth, pred : ndarray (rows, encoded columns)
+            Values in the original units (probabilities for binary and
+            categorical columns in ``pred``, 0/1 in ``truth``).
+        held : bool ndarray (rows, modelled columns)
+            The cells held back at fit.
 
-    Returns
-    -------
-    dict
-        ``{"error": [...], "cells": [...]}``, one entry per modelled column
-        (error NaN for a column with no held-back cell).
+        Returns
+        -------
+        dict
+            ``{"error": [...], "cells": [...]}``, one entry per modelled column
+            (error NaN for a column with no held-back cell).
 
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> from aeimpute.schema import Layout, infer_schema
-    >>> layout = Layout(infer_schema(pd.DataFrame({"x": [1.0, 2.0], "b": [True, False]})))
-    >>> truth = np.array([[1.0, 1.0], [2.0, 0.0]])
-    >>> pred = np.array([[1.5, 0.9], [2.0, 0.8]])
-    >>> held_out_errors(layout, truth, pred, np.ones((2, 2), dtype=bool))
-    {'error': [0.3535533905932738, 0.5], 'cells': [2, 2]}
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from aeimpute.schema import Layout, infer_schema
+        >>> layout = Layout(infer_schema(pd.DataFrame({"x": [1.0, 2.0], "b": [True, False]})))
+        >>> truth = np.array([[1.0, 1.0], [2.0, 0.0]])
+        >>> pred = np.array([[1.5, 0.9], [2.0, 0.8]])
+        >>> held_out_errors(layout, truth, pred, np.ones((2, 2), dtype=bool))
+        {'error': [0.3535533905932738, 0.5], 'cells': [2, 2]}
     """
     errors, cells = [], []
     for f, i in enumerate(layout.modelled):
@@ -74,24 +74,19 @@ def held_out_errors(
     return {"error": errors, "cells": cells}
 
 
-class FitSummary(pd.DataFrame):
+class FitSummary(FullTable):
     """The table :meth:`aeimpute.Imputer.summary` returns: a DataFrame that prints in full.
 
     Derived frames (selections, copies) are plain DataFrames.
     """
 
-    @property
-    def _constructor(self) -> type[pd.DataFrame]:  # pandas' documented subclassing hook
-        return pd.DataFrame
-
-    def __repr__(self) -> str:
-        shown = self.copy()
+    def _shown(self) -> pd.DataFrame:
+        shown = pd.DataFrame(self)
         shown["expected_error"] = [
             "–" if pd.isna(e) else (f"{e:.1%}" if m == "share wrong" else f"{e:.4g}")
             for e, m in zip(self["expected_error"], self["measure"], strict=True)
         ]
-        width = shutil.get_terminal_size((80, 24)).columns
-        return shown.to_string(line_width=width)
+        return shown
 
 
 def build(

@@ -271,6 +271,22 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             raise ValueError(f"xy has no frames or no keypoints (shape {arr.shape})")
         return arr, observed, flat, pose
 
+    def _fitted_tracks(
+        self, xy: Any, confidence: Any
+    ) -> tuple[np.ndarray, np.ndarray, bool, PoseData | None]:
+        """:meth:`_tracks` of new data, checked against the keypoints seen in fit."""
+        arr, observed, flat, pose = self._tracks(xy, confidence)
+        if arr.shape[2] != self.n_keypoints_:
+            raise ValueError(
+                f"xy has {arr.shape[2]} keypoints; this model was fitted on {self.n_keypoints_}"
+            )
+        names = self._names(pose)
+        if names is not None and self.keypoint_names_ is not None and names != self.keypoint_names_:
+            raise ValueError(
+                f"keypoint names differ from fit: got {names}, expected {self.keypoint_names_}"
+            )
+        return arr, observed, flat, pose
+
     def _names(self, pose: PoseData | None) -> list[str] | None:
         return list(pose.keypoint_names) if pose is not None else None
 
@@ -383,16 +399,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             with ``imputed`` marking the repaired points.
         """
         self._check_fitted()
-        arr, observed, flat, pose = self._tracks(xy, confidence)
-        if arr.shape[2] != self.n_keypoints_:
-            raise ValueError(
-                f"xy has {arr.shape[2]} keypoints; this model was fitted on {self.n_keypoints_}"
-            )
-        names = self._names(pose)
-        if names is not None and self.keypoint_names_ is not None and names != self.keypoint_names_:
-            raise ValueError(
-                f"keypoint names differ from fit: got {names}, expected {self.keypoint_names_}"
-            )
+        arr, observed, flat, pose = self._fitted_tracks(xy, confidence)
         empty = ~observed.any(axis=(0, 2))
         if empty.any():
             warnings.warn(
@@ -461,11 +468,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         from aeimpute.keypoints.model import gap_group, gap_labels
 
         self._check_fitted()
-        arr, observed, _, pose = self._tracks(xy, confidence)
-        if arr.shape[2] != self.n_keypoints_:
-            raise ValueError(
-                f"xy has {arr.shape[2]} keypoints; this model was fitted on {self.n_keypoints_}"
-            )
+        arr, observed, _, pose = self._fitted_tracks(xy, confidence)
         n_ind, n_kp = arr.shape[1], arr.shape[2]
         keypoints = (pose.keypoint_names if pose is not None else None) or self.keypoint_names_
         keypoints = list(keypoints or [f"keypoint{k}" for k in range(n_kp)])

@@ -10,11 +10,12 @@ from the training data. No torch here.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from aeimpute._frame import terminal_width
 
 #: longest gaps listed by the summary
 LONGEST = 5
@@ -92,7 +93,7 @@ class KeypointSummary:
     longest: pd.DataFrame
 
     def __repr__(self) -> str:
-        width = shutil.get_terminal_size((80, 24)).columns
+        width = terminal_width()
         parts = [
             ("Points to fill, per keypoint", self.keypoints),
             ("Gaps by length, with the error expected there (pixels, held-back gaps)",
