@@ -29,30 +29,30 @@ def held_out_errors(
 ) -> dict[str, list]:
     """Error of ``pred`` on the ``held`` cells, per modelled column.
 
-        Parameters
-        ----------
-        layout : Layout
-        truth, pred : ndarray (rows, encoded columns)
-            Values in the original units (probabilities for binary and
-            categorical columns in ``pred``, 0/1 in ``truth``).
-        held : bool ndarray (rows, modelled columns)
-            The cells held back at fit.
+    Parameters
+    ----------
+    layout : Layout
+    truth, pred : ndarray (rows, encoded columns)
+        Values in the original units (probabilities for binary and
+        categorical columns in ``pred``, 0/1 in ``truth``).
+    held : bool ndarray (rows, modelled columns)
+        The cells held back at fit.
 
-        Returns
-        -------
-        dict
-            ``{"error": [...], "cells": [...]}``, one entry per modelled column
-            (error NaN for a column with no held-back cell).
+    Returns
+    -------
+    dict
+        ``{"error": [...], "cells": [...]}``, one entry per modelled column
+        (error NaN for a column with no held-back cell).
 
-        Examples
-        --------
-        >>> import numpy as np, pandas as pd
-        >>> from aeimpute.schema import Layout, infer_schema
-        >>> layout = Layout(infer_schema(pd.DataFrame({"x": [1.0, 2.0], "b": [True, False]})))
-        >>> truth = np.array([[1.0, 1.0], [2.0, 0.0]])
-        >>> pred = np.array([[1.5, 0.9], [2.0, 0.8]])
-        >>> held_out_errors(layout, truth, pred, np.ones((2, 2), dtype=bool))
-        {'error': [0.3535533905932738, 0.5], 'cells': [2, 2]}
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from aeimpute.schema import Layout, infer_schema
+    >>> layout = Layout(infer_schema(pd.DataFrame({"x": [1.0, 2.0], "b": [True, False]})))
+    >>> truth = np.array([[1.0, 1.0], [2.0, 0.0]])
+    >>> pred = np.array([[1.5, 0.9], [2.0, 0.8]])
+    >>> held_out_errors(layout, truth, pred, np.ones((2, 2), dtype=bool))
+    {'error': [0.3535533905932738, 0.5], 'cells': [2, 2]}
     """
     errors, cells = [], []
     for f, i in enumerate(layout.modelled):
