@@ -235,16 +235,24 @@ def sample_parquet(
 
 
 def write_table(
-    df: pd.DataFrame, path: Path, index: bool, index_as_written: pd.Index | None = None
+    df: pd.DataFrame,
+    path: Path,
+    index: bool,
+    index_as_written: pd.Index | None = None,
+    whole: list | None = None,
 ) -> None:
     """Write a CSV or Parquet file atomically (temporary file, then rename).
 
     With ``index_as_written`` (dates as the input file wrote them), a CSV
-    gets that text as its index column instead of pandas' formatting.
+    gets that text as its index column instead of pandas' formatting; the
+    float columns in ``whole`` (whole numbers read as float because of gaps)
+    are written to a CSV as whole numbers (``1360``, not ``1360.0``).
     """
     kind = _kind(path)
     if index and kind == "csv" and index_as_written is not None:
         df = df.set_axis(index_as_written, axis=0)
+    if kind == "csv" and whole:
+        df = df.astype({c: "Int64" for c in whole})
     with atomic_path(path) as tmp:
         if kind == "csv":
             df.to_csv(tmp, index=index, compression="gzip" if path.name.endswith(".gz") else None)
@@ -406,6 +414,22 @@ def command_line_terms(message: str) -> str:
     return message
 
 
+def _whole_columns(imputer: Any, out: pd.DataFrame) -> list:
+    """Float columns the model treats as integers whose values are all whole numbers here."""
+    import numpy as np
+
+    found = []
+    for spec in imputer.schema_:
+        col = out[spec.name]
+        if spec.kind != "integer" or not pd.api.types.is_float_dtype(col.dtype):
+            continue
+        values = col.to_numpy(dtype="float64", na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        if np.isfinite(values[~np.isnan(values)]).all() and (finite == np.round(finite)).all():
+            found.append(spec.name)
+    return found
+
+
 def _say_copied(names: Any, modelled: list) -> None:
     """Name the columns copied to the output unchanged (not modelled)."""
     others = [c for c in names if c not in modelled and not str(c).startswith("__index_level_")]
@@ -437,7 +461,8 @@ def _cmd_transform(args: argparse.Namespace) -> None:
     written = df.attrs.pop("index_as_written", None)  # before anything copies the frame
     _check_model_columns(imputer, df.columns, args.data)
     out = _fill(imputer, df, columns, args.batch_rows)
-    write_table(out, args.output, index=args.index_col is not None, index_as_written=written)
+    write_table(out, args.output, index=args.index_col is not None, index_as_written=written,
+                whole=_whole_columns(imputer, out))  # fmt: skip
     print(f"{int(df[columns].isna().sum().sum())} cells filled; written to {args.output}")
     _say_copied(df.columns, columns)
 
@@ -451,7 +476,8 @@ def _cmd_fit_transform(args: argparse.Namespace) -> None:
     imputer = Imputer(**_options(args)).fit(part)
     print(imputer.summary(part))
     out = _fill(imputer, df, list(part.columns), args.batch_rows)
-    write_table(out, args.output, index=args.index_col is not None, index_as_written=written)
+    write_table(out, args.output, index=args.index_col is not None, index_as_written=written,
+                whole=_whole_columns(imputer, out))  # fmt: skip
     print(f"{int(part.isna().sum().sum())} cells filled; written to {args.output}")
     _say_copied(df.columns, list(part.columns))
 

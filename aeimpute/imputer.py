@@ -204,7 +204,11 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
     column_kinds : dict, optional
         ``{column: kind}`` to override detected column kinds, where kind is
         ``"numeric"``, ``"integer"``, ``"binary"``, ``"categorical"`` or
-        ``"passthrough"`` (returned untouched).
+        ``"passthrough"`` (returned untouched). Integer columns get whole
+        numbers; a float column counts as one when its observed values are
+        all whole numbers, at least 20 of them (``pd.read_csv`` reads an
+        integer column with gaps as float64); with fewer, a warning says how
+        to declare it. Declare ``"numeric"`` to keep unrounded fills.
     all_missing : {"error", "keep"}, default="error"
         What to do with a column that has no observed value at fit:
         raise, or keep it (still missing) with a warning.

@@ -11,8 +11,11 @@ Column kinds
 ``numeric``
     float columns; one encoded value, squared-error loss.
 ``integer``
-    integer columns (numpy or nullable ``Int64``); like ``numeric`` but the
-    imputed values are rounded.
+    integer columns (numpy or nullable ``Int64``), and float columns whose
+    observed values are all whole numbers, at least ``MIN_WHOLE_VALUES`` of
+    them (an integer column read from CSV with gaps is float64); like
+    ``numeric`` but the imputed values are rounded. The column keeps its
+    dtype.
 ``binary``
     ``bool``/``boolean`` columns (or any column with exactly two distinct
     values when asked for explicitly); one encoded value in {0, 1},
@@ -145,8 +148,31 @@ def _is_number_like(values: pd.Series) -> bool:
     )
 
 
+#: fewest observed values for a float column of whole numbers to be taken as integers
+MIN_WHOLE_VALUES = 20
+
+
+def whole_numbers(values: np.ndarray) -> bool:
+    """Whether every finite value is a whole number (and there is at least one).
+
+    Examples
+    --------
+    >>> whole_numbers(np.array([1.0, 48.0, np.nan, -3.0])), whole_numbers(np.array([1.0, 2.5]))
+    (True, False)
+    """
+    finite = values[np.isfinite(values)]
+    return len(finite) > 0 and bool(np.all(finite == np.round(finite)))
+
+
 def infer_kind(col: pd.Series) -> str:
-    """Return the default kind of a column from its dtype (and, for ``object``, its values)."""
+    """Return the default kind of a column from its dtype (and, for ``object``, its values).
+
+    A float column whose observed values are all whole numbers, at least
+    ``MIN_WHOLE_VALUES`` of them, is taken as ``integer`` (its fills are
+    rounded): ``pd.read_csv`` types an integer column with gaps as float64.
+    With fewer such values it stays ``numeric``, with a warning naming the
+    way to round it.
+    """
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return "categorical"
@@ -155,7 +181,7 @@ def infer_kind(col: pd.Series) -> str:
     if pd.api.types.is_integer_dtype(dtype):
         return "integer"
     if pd.api.types.is_float_dtype(dtype):
-        return "numeric"
+        return _float_kind(col)
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
         return "categorical"
     if (
@@ -175,6 +201,23 @@ def infer_kind(col: pd.Series) -> str:
         f"column {col.name!r} has dtype {dtype}, which aeimpute cannot model; "
         "convert it or pass column_kinds={...: 'passthrough'}"
     )
+
+
+def _float_kind(col: pd.Series) -> str:
+    values = _as_float(col)
+    if not whole_numbers(values):
+        return "numeric"
+    count = int(np.isfinite(values).sum())
+    if count >= MIN_WHOLE_VALUES:
+        return "integer"
+    warnings.warn(
+        f"column {col.name!r} holds whole numbers only, but {count} observed value(s) are too "
+        f"few to tell integers from measurements; its fills are not rounded (pass "
+        f"column_kinds={{{col.name!r}: 'integer'}} to round them)",
+        UserWarning,
+        stacklevel=4,
+    )
+    return "numeric"
 
 
 def _sorted_levels(values: pd.Series) -> list:

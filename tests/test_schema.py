@@ -80,3 +80,48 @@ def test_labels_json_round_trip():
         encode_label(object())
     spec = ColumnSpec(name=("g", 1), kind="categorical", dtype="str", levels=["a", "b"])
     assert ColumnSpec.from_json(spec.to_json()) == spec
+
+
+def _kinds(df):
+    return {s.name: s.kind for s in infer_schema(df)}
+
+
+def test_whole_numbers_read_from_csv_are_integers_and_measurements_stay_numeric(tmp_path):
+    import io
+
+    rng = np.random.default_rng(0)
+    n = 200
+    text = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, size=n).astype(float),
+            "income": np.round(rng.normal(50_000, 9_000, size=n), 2),  # cents: a measurement
+            "height": rng.normal(170, 10, size=n),
+        }
+    )
+    text.loc[rng.random(n) < 0.2, "age"] = np.nan
+    buffer = io.StringIO()
+    text.to_csv(buffer, index=False, float_format="%g")
+    for options in ({}, {"dtype_backend": "numpy_nullable"}):  # float64, then Int64/Float64
+        buffer.seek(0)
+        df = pd.read_csv(buffer, **options)
+        assert _kinds(df) == {"age": "integer", "income": "numeric", "height": "numeric"}, options
+
+
+def test_few_whole_numbers_stay_numeric_with_a_warning_that_names_the_way_out():
+    df = pd.DataFrame({"x": [1.0, 4.0, np.nan, 7.0] * 3, "y": np.linspace(0, 1, 12)})
+    with pytest.warns(UserWarning, match=r"column 'x' holds whole numbers.*column_kinds="):
+        assert _kinds(df)["x"] == "numeric"
+
+
+def test_whole_number_columns_of_real_tables():
+    from sklearn import datasets
+
+    wine = _kinds(datasets.load_wine(as_frame=True).data)
+    assert wine["magnesium"] == wine["proline"] == "integer"  # recorded in whole units
+    assert wine["alcohol"] == wine["hue"] == "numeric"
+    assert set(_kinds(datasets.load_digits(as_frame=True).data).values()) == {"integer"}
+    assert set(_kinds(datasets.load_breast_cancer(as_frame=True).data).values()) == {"numeric"}
+    raw = datasets.load_diabetes(as_frame=True, scaled=False).data
+    diabetes = _kinds(raw)
+    assert diabetes["age"] == diabetes["sex"] == "integer"
+    assert diabetes["bmi"] == diabetes["s5"] == "numeric"
