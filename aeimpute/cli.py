@@ -482,9 +482,41 @@ def _cmd_fit_transform(args: argparse.Namespace) -> None:
     _say_copied(df.columns, list(part.columns))
 
 
-def _parser() -> argparse.ArgumentParser:
+COMMANDS = ("fit", "transform", "fit-transform", "bench")
+
+
+def help_text(command: str | None = None, width: int = 90) -> str:
+    """The ``--help`` text of ``aeimpute`` or of one of its commands, ``width`` columns wide.
+
+    The documentation's command-line page is built from it, so it lists every
+    option the parser has.
+
+    Examples
+    --------
+    >>> "--column-kinds" in help_text("fit")
+    True
+    """
+    if command is not None and command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; known: {', '.join(COMMANDS)}")
+
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        return argparse.HelpFormatter(prog, width=width)
+
+    if command == "bench":
+        from aeimpute import demo
+
+        return demo.build_parser("aeimpute bench", formatter).format_help()
+    parser, commands = _parser(formatter)
+    return (parser if command is None else commands[command]).format_help()
+
+
+def _parser(
+    formatter_class: Any = argparse.HelpFormatter,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line's parser and, by name, the parser of each command."""
     p = argparse.ArgumentParser(
         prog="aeimpute",
+        formatter_class=formatter_class,
         description="Fill missing values in CSV and Parquet files with a denoising autoencoder.",
         epilog="Run 'aeimpute COMMAND --help' for the options of a command. Exit codes: 0 "
         "success, 2 a problem with the command or the input, 1 anything else.",
@@ -563,6 +595,7 @@ def _parser() -> argparse.ArgumentParser:
 
     fit = sub.add_parser(
         "fit",
+        formatter_class=formatter_class,
         help="fit a model and save it",
         description="Fit and save. DATA may also be a folder of Parquet files.",
     )
@@ -577,7 +610,10 @@ def _parser() -> argparse.ArgumentParser:
     fit.set_defaults(run=_cmd_fit)
 
     tr = sub.add_parser(
-        "transform", help="fill a table with a saved model", description="Fill with a model."
+        "transform",
+        help="fill a table with a saved model",
+        description="Fill with a model.",
+        formatter_class=formatter_class,
     )
     tr.add_argument("model", type=Path, help="model file written by 'aeimpute fit'")
     data_options(tr)
@@ -587,7 +623,10 @@ def _parser() -> argparse.ArgumentParser:
     tr.set_defaults(run=_cmd_transform)
 
     ft = sub.add_parser(
-        "fit-transform", help="fit on a table and fill it", description="Fit, then fill."
+        "fit-transform",
+        help="fit on a table and fill it",
+        description="Fit, then fill.",
+        formatter_class=formatter_class,
     )
     data_options(ft)
     model_options(ft)
@@ -602,7 +641,7 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
-    return p
+    return p, {"fit": fit, "transform": tr, "fit-transform": ft, "bench": bench}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -611,8 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:  # every later option belongs to the demo, --help included
         from aeimpute import demo
 
-        return int(demo.main(argv[1:]) or 0)
-    args = _parser().parse_args(argv)
+        return int(demo.main(argv[1:], prog="aeimpute bench") or 0)
+    args = _parser()[0].parse_args(argv)
     for name in ("batch_rows", "max_iter", "threads", "fit_rows"):
         value = getattr(args, name, None)
         if value is not None and value < 1:

@@ -75,9 +75,12 @@ def run(dataset: str, rate: float, seed: int, output: Path | None) -> pd.DataFra
     return table
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(
+    prog: str = "python -m aeimpute.demo", formatter_class: type = argparse.HelpFormatter
+) -> argparse.ArgumentParser:
+    """The demo's options (``make demo``, ``aeimpute bench``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m aeimpute.demo", description=(__doc__ or "").split("\n")[0]
+        prog=prog, description=(__doc__ or "").split("\n")[0], formatter_class=formatter_class
     )
     parser.add_argument("--dataset", default="breast_cancer", choices=DATASETS)
     parser.add_argument("--rate", type=float, default=0.2, help="share of cells hidden")
@@ -88,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("demo_output/completed.csv"),
         help="where to write the completed table",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m aeimpute.demo") -> int:
+    """Run the demo; returns the exit code."""
+    args = build_parser(prog).parse_args(argv)
     print(
         f"dataset: {args.dataset} (scikit-learn), {args.rate:.0%} of cells hidden (MCAR), "
         f"seed {args.seed}"
