@@ -1,4 +1,4 @@
-"""The documentation's code runs: every ```python and ```bash block of the site's pages.
+"""The code of the README and of the site's pages runs: every ```python and ```bash block.
 
 The blocks of a page run in order in one temporary folder (bash blocks with this
 environment's ``aeimpute`` command first on the PATH), so a page's later blocks may use
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = sorted(p for p in DOCS.rglob("*.md") if "reference" not in p.parts)
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(p for p in DOCS.rglob("*.md") if "reference" not in p.parts)]
 BLOCK = re.compile(r"^```(python|bash)\n(.*?)^```", re.S | re.M)
 
 
@@ -27,7 +28,7 @@ def test_the_site_has_pages_with_code():
 
 # a deprecation inside Dask's Parquet reader (pandas 3.1), not in code a page shows
 @pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index")
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_code_blocks_of_the_page_run(page, tmp_path, monkeypatch, capsys):
     blocks = BLOCK.findall(page.read_text())
     if not blocks:
@@ -36,7 +37,7 @@ def test_code_blocks_of_the_page_run(page, tmp_path, monkeypatch, capsys):
     namespace: dict = {"__name__": "__docs__"}
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for i, (language, code) in enumerate(blocks):
-        where = f"{page.relative_to(DOCS)}, code block {i + 1}"
+        where = f"{page.relative_to(ROOT)}, code block {i + 1}"
         if language == "bash":
             commands = [line.split()[0] for line in code.splitlines()
                         if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
