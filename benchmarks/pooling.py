@@ -9,7 +9,9 @@ Protocol, per repetition: 300 rows of ``y = 1 + 2 x1 - x2 + 0.5 x3 + e`` (x1, x2
 normals, ``e`` standard normal); x2 and x3 lose cells at random with a probability that grows
 with x1 (MAR, about 30% of each); ``Imputer(random_state=rep)`` is fitted on the damaged table
 (outcome included, as multiple imputation should), ``sample(n=DRAWS)`` completions are analysed
-by ordinary least squares and pooled with :func:`aeimpute.pool.pool_analyses`. Reported: how
+by ordinary least squares and pooled with :func:`aeimpute.pool.pool_analyses`, once with the
+default draws (``model_uncertainty=True``) and once with the model's prediction plus noise only
+(``model_uncertainty=False``), both from the same fitted imputer. Reported: how
 often the pooled 95% interval of each coefficient covers the true coefficient and the
 full-data estimate (OLS on the table before damage), the mean interval width against the
 full-data interval's, and the same for complete-case analysis (rows with a missing cell
@@ -34,6 +36,8 @@ HERE = Path(__file__).resolve().parent
 TRUE = pd.Series({"intercept": 1.0, "x1": 2.0, "x2": -1.0, "x3": 0.5})
 ROWS = 300
 DRAWS = 20
+DEFAULT_MI = "multiple imputation (default draws)"
+MI_METHODS = {DEFAULT_MI: True, "multiple imputation (model_uncertainty=False)": False}
 
 
 def make(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,16 +80,26 @@ def run(reps: int, draws: int, log=print) -> pd.DataFrame:
         rng = np.random.default_rng(1000 + rep)
         full, damaged = make(rng)
         full_coef, full_var = ols(full)
-        t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            completions = Imputer(random_state=rep).fit(damaged).sample(damaged, n=draws)
-        seconds = time.perf_counter() - t0
-        pooled = pool_analyses(completions, ols, dof_complete=ROWS - len(TRUE))
+            t0 = time.perf_counter()
+            imputer = Imputer(random_state=rep).fit(damaged)
+            fit_seconds = time.perf_counter() - t0
+            pooled, seconds = {}, {}
+            for method, uncertainty in MI_METHODS.items():
+                t0 = time.perf_counter()
+                completions = imputer.sample(damaged, n=draws, model_uncertainty=uncertainty)
+                seconds[method] = time.perf_counter() - t0
+                pooled[method] = pool_analyses(completions, ols, dof_complete=ROWS - len(TRUE))
         cc = damaged.dropna()
         cc_coef, cc_var = ols(cc)
+        estimates = {
+            **{method: p.estimate for method, p in pooled.items()},
+            "complete cases": cc_coef,
+            "full data": full_coef,
+        }
         intervals = {
-            "multiple imputation": pooled.conf_int(0.95),
+            **{method: p.conf_int(0.95) for method, p in pooled.items()},
             "complete cases": t_interval(cc_coef, cc_var, len(cc) - len(TRUE)),
             "full data": t_interval(full_coef, full_var, ROWS - len(TRUE)),
         }
@@ -99,13 +113,15 @@ def run(reps: int, draws: int, log=print) -> pd.DataFrame:
                         "covers_true": bool(low[name] <= TRUE[name] <= high[name]),
                         "covers_full_data": bool(low[name] <= full_coef[name] <= high[name]),
                         "width": float(high[name] - low[name]),
-                        "fmi": float(pooled.fmi[name]) if method == "multiple imputation" else None,
-                        "seconds": seconds if method == "multiple imputation" else None,
+                        "error": float(estimates[method][name] - TRUE[name]),
+                        "fmi": float(pooled[method].fmi[name]) if method in pooled else None,
+                        "seconds": seconds.get(method),
+                        "fit_seconds": fit_seconds,
                     }
                 )
-        mi = [r for r in rows[-3 * len(TRUE) :] if r["method"] == "multiple imputation"]
+        mi = [r for r in rows[-len(intervals) * len(TRUE) :] if r["method"] == DEFAULT_MI]
         log(f"rep {rep:3d}: MI covers the truth for {sum(r['covers_true'] for r in mi)}/4 "
-            f"({seconds:.1f} s)")  # fmt: skip
+            f"(fit {fit_seconds:.1f} s, draws {seconds[DEFAULT_MI]:.1f} s)")  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -117,18 +133,21 @@ def report(results: pd.DataFrame, draws: int, note: str) -> str:
         covers_full_data=("covers_full_data", "mean"),
         width=("width", "mean"),
         fmi=("fmi", "mean"),
+        error=("error", "mean"),
     ).reset_index()
     lines = [
         "| method | coefficient | covers the true value | covers the full-data estimate "
-        "| interval width / full data's | mean FMI |",
-        "|---|---|---:|---:|---:|---:|",
+        "| interval width / full data's | mean error of the estimate | mean FMI |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in table.itertuples():
         fmi = "–" if pd.isna(r.fmi) else f"{r.fmi:.2f}"
         lines.append(
             f"| {r.method} | {r.coefficient} | {r.covers_true:.2f} | {r.covers_full_data:.2f} | "
-            f"{r.width / full_width[r.coefficient]:.2f} | {fmi} |"
+            f"{r.width / full_width[r.coefficient]:.2f} | {r.error:+.3f} | {fmi} |"
         )
+    timing = results.dropna(subset=["seconds"]).groupby("method", sort=False).seconds.mean()
+    fit_seconds = results.groupby("rep").fit_seconds.first().mean()
     reps = results.rep.nunique()
     se = np.sqrt(0.95 * 0.05 / reps)
     return (
@@ -136,7 +155,12 @@ def report(results: pd.DataFrame, draws: int, note: str) -> str:
         f"Run on {_dt.date.today().isoformat()}; {reps} repetitions of {ROWS} rows, "
         f"{draws} draws each, `Imputer()` defaults (one thread); {note}. Protocol: "
         f"`benchmarks/pooling.py`. With {reps} repetitions a true 95% coverage is measured "
-        f"within about ±{2 * se:.2f} (two standard errors).\n\n" + "\n".join(lines) + "\n"
+        f"within about ±{2 * se:.2f} (two standard errors). Mean seconds per repetition: fit "
+        f"{fit_seconds:.1f}; "
+        + "; ".join(f"{draws} draws, {m}: {t:.2f}" for m, t in timing.items())
+        + ".\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
 
 
