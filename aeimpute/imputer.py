@@ -872,11 +872,11 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
 
         The rows are split in two (at random; a time-ordered table in its first and
         second half) and an imputer with this one's settings and column kinds, without
-        the boosted trees (for time), is fitted on each half; each half's rows are predicted, the column hidden, by the model
-        of the other half. A model's predictions of rows it trained on are closer to
-        their values than its predictions of missing cells (half the error on digits),
-        which would make the regressions of :func:`aeimpute.draws.chained_linear`
-        trust them too much.
+        the boosted trees (for time), is fitted on each half; each half's rows are
+        predicted, the column hidden, by the model of the other half. A model's
+        predictions of rows it trained on are closer to their values than its
+        predictions of missing cells (half the error on digits), which would make
+        the regressions of :func:`aeimpute.draws.chained_linear` trust them too much.
         """
         n = len(df)
         if n < 2 * MIN_FOLD_ROWS:

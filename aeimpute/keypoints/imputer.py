@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any
 
@@ -43,6 +44,24 @@ def _check_gap_range(value: Any) -> tuple[int, int]:
             "(shortest, longest) with 1 <= shortest <= longest"
         )
     return int(value[0]), int(value[1])
+
+
+def _stack_recordings(tracks: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Recordings side by side as individuals of one padded recording.
+
+    Each recording's individuals become series of their own; shorter
+    recordings are padded with missing frames at the end, so no frame of one
+    recording ever sits next to a frame of another.
+    """
+    if len(tracks) == 1:
+        return tracks[0]
+    n_frames = max(arr.shape[0] for arr, _ in tracks)
+    xy, seen = [], []
+    for arr, observed in tracks:
+        pad = n_frames - arr.shape[0]
+        xy.append(np.pad(arr, ((0, pad), (0, 0), (0, 0), (0, 0)), constant_values=np.nan))
+        seen.append(np.pad(observed, ((0, pad), (0, 0), (0, 0)), constant_values=False))
+    return np.concatenate(xy, axis=1), np.concatenate(seen, axis=1)
 
 
 def _n_blocks(window: int) -> int:
@@ -131,6 +150,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
     n_keypoints_ : int
     keypoint_names_ : list of str or None
         Names seen in fit (when fitted on a :class:`PoseData`).
+    n_recordings_ : int
+        Recordings the model was fitted on.
     scale_ : float
         Body scale in pixels (median spread of the keypoints around their centre).
     rotated_ : bool
@@ -291,18 +312,50 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         return list(pose.keypoint_names) if pose is not None else None
 
     # ----------------------------------------------------------- fit
+    def _recordings(self, xy: Any, confidence: Any) -> list[tuple[Any, Any, str]]:
+        """``(xy, confidence, label)`` of each recording given to :meth:`fit`."""
+        if not isinstance(xy, (list, tuple)):
+            return [(xy, confidence, "xy")]
+        if len(xy) == 0:
+            raise ValueError("xy is an empty list; give at least one recording")
+        if confidence is None:
+            confidence = [None] * len(xy)
+        elif not isinstance(confidence, (list, tuple)) or len(confidence) != len(xy):
+            raise ValueError(
+                f"confidence must be None or a list with one entry per recording ({len(xy)}); "
+                f"got {type(confidence).__name__}"
+            )
+        out = []
+        for i, (rec, conf) in enumerate(zip(xy, confidence, strict=True)):
+            label = f"recording {i}"
+            if isinstance(rec, (str, os.PathLike)):
+                from aeimpute.keypoints.io import read_pose
+
+                label = f"recording {i} ({rec})"
+                rec = read_pose(rec)
+            out.append((rec, conf, label))
+        return out
+
     def fit(
-        self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None
+        self,
+        xy: np.ndarray | PoseData | list,
+        confidence: np.ndarray | list | None = None,
     ) -> KeypointImputer:
-        """Train on the observed points of ``xy``.
+        """Train on the observed points of ``xy``: one recording or several.
 
         Parameters
         ----------
-        xy : ndarray or PoseData
+        xy : ndarray, PoseData, or list of them or of pose file paths
             Positions, shape (frames, keypoints, 2) or (frames, individuals,
-            keypoints, 2); NaN marks a missing point.
-        confidence : ndarray of shape xy.shape[:-1], optional
-            Per-point confidence (taken from the PoseData when not given).
+            keypoints, 2); NaN marks a missing point. A list gives several
+            recordings of the same keypoints (any lengths and numbers of
+            individuals; paths are read with
+            :func:`aeimpute.keypoints.read_pose`): one model learns from all
+            of them and then repairs new recordings of the same set-up
+            without refitting. Frames are never joined across recordings.
+        confidence : ndarray of shape xy.shape[:-1], or list of them, optional
+            Per-point confidence (taken from the PoseData when not given);
+            with a list of recordings, a list with one entry (or None) each.
 
         Returns
         -------
@@ -312,27 +365,45 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         v.check_params(params, _CONSTRAINTS)
         gap_range = _check_gap_range(self.gap_range)
         device = resolve_device(self.device)
-        arr, observed, _, pose = self._tracks(xy, confidence)
+        tracks = []
+        names: list[str] | None = None
+        for rec, conf, label in self._recordings(xy, confidence):
+            arr, observed, _, pose = self._tracks(rec, conf)
+            if tracks and arr.shape[2] != tracks[0][0].shape[2]:
+                raise ValueError(
+                    f"{label} has {arr.shape[2]} keypoints, the first recording "
+                    f"{tracks[0][0].shape[2]}; every recording must track the same keypoints"
+                )
+            these = self._names(pose)
+            if names is not None and these is not None and these != names:
+                raise ValueError(
+                    f"{label} names its keypoints {these}, the first recording {names}"
+                )
+            names = names or these
+            tracks.append((arr, observed))
+        arr, observed = _stack_recordings(tracks)
         n_frames, _, n_kp, _ = arr.shape
         if n_frames < self.window:
             hint = max(8, 2 ** int(math.log2(max(n_frames, 8))))
             raise ValueError(
-                f"xy has {n_frames} frames, fewer than window={self.window}; pass a smaller "
-                f"window (e.g. KeypointImputer(window={hint}))"
+                f"xy has {n_frames} frames (the longest recording), fewer than "
+                f"window={self.window}; pass a smaller window (e.g. "
+                f"KeypointImputer(window={hint}))"
             )
         if not observed.any():
             raise ValueError("xy has no observed point (all missing or below confidence_threshold)")
         never = ~observed.any(axis=(0, 1))
         if never.any():
-            names = self._names(pose) or list(range(n_kp))
+            labels = names or list(range(n_kp))
             raise ValueError(
-                f"keypoint(s) {[names[j] for j in np.flatnonzero(never)]} are never observed, so "
-                "nothing can be learned about them; drop them from xy"
+                f"keypoint(s) {[labels[j] for j in np.flatnonzero(never)]} are never observed, "
+                "so nothing can be learned about them; drop them from xy"
             )
         rng = check_random_state(self.random_state)
         self.seed_ = int(rng.randint(0, 2**31 - 1))
         self.n_keypoints_ = n_kp
-        self.keypoint_names_ = self._names(pose)
+        self.keypoint_names_ = names
+        self.n_recordings_ = len(tracks)
         self.model_config_ = {
             "n_keypoints": n_kp,
             "width": self.width,
@@ -377,20 +448,21 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
 
     # ----------------------------------------------------------- transform
     def transform(
-        self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None
-    ) -> np.ndarray | PoseData:
+        self, xy: np.ndarray | PoseData | list, confidence: np.ndarray | list | None = None
+    ) -> np.ndarray | PoseData | list:
         """Fill the missing (and low-confidence) points of ``xy``.
 
         Parameters
         ----------
-        xy : ndarray or PoseData
+        xy : ndarray, PoseData, or list of them or of pose file paths
             As in :meth:`fit`, with the same keypoints (any number of frames
-            and individuals).
-        confidence : ndarray, optional
+            and individuals); a recording need not be one the model was
+            fitted on. A list is repaired recording by recording.
+        confidence : ndarray or list of them, optional
 
         Returns
         -------
-        ndarray or PoseData
+        ndarray or PoseData, or a list of them for a list
             Same shape and kind as ``xy``. Observed points are returned
             unchanged; repaired points hold the model's estimate. Points stay
             NaN in gaps longer than ``max_gap``, for a keypoint an individual
@@ -399,6 +471,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             with ``imputed`` marking the repaired points.
         """
         self._check_fitted()
+        if isinstance(xy, (list, tuple)):
+            return [self.transform(rec, conf) for rec, conf, _ in self._recordings(xy, confidence)]
         arr, observed, flat, pose = self._fitted_tracks(xy, confidence)
         empty = ~observed.any(axis=(0, 2))
         if empty.any():
@@ -426,9 +500,9 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         return out[:, 0] if flat else out
 
     def fit_transform(
-        self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None
-    ) -> np.ndarray | PoseData:
-        """Fit on ``xy`` and repair it."""
+        self, xy: np.ndarray | PoseData | list, confidence: np.ndarray | list | None = None
+    ) -> np.ndarray | PoseData | list:
+        """Fit on ``xy`` (one recording or a list) and repair it."""
         return self.fit(xy, confidence).transform(xy, confidence)
 
     def summary(self, xy: np.ndarray | PoseData, confidence: np.ndarray | None = None) -> Any:
@@ -516,6 +590,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             "model_config": self.model_config_,
             "n_keypoints": self.n_keypoints_,
             "keypoint_names": self.keypoint_names_,
+            "n_recordings": self.n_recordings_,
             "geometry": geometry_state(self._geometry),
             "seed": self.seed_,
             "history": self.history_,
@@ -531,6 +606,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self.model_config_ = dict(meta["model_config"])
         self.n_keypoints_ = int(meta["n_keypoints"])
         self.keypoint_names_ = meta["keypoint_names"]
+        self.n_recordings_ = int(meta.get("n_recordings", 1))  # older model files: one
         self.seed_ = int(meta["seed"])
         self.history_ = meta["history"]
         self._geometry = geometry_from_state(meta["geometry"]).to(device)
