@@ -1,0 +1,256 @@
+"""Keypoint repair on recordings the model has not seen: leave one recording out, per-gap errors.
+
+Usage (from the repository root, after ``make demo`` or ``make test`` created ``.venv``)::
+
+    make bench-keypoints                                   # every set-up, a few processes' worth
+    .venv/bin/python benchmarks/keypoint_recordings.py --setups synthetic --steps 300  # quick
+
+Protocol. No public set of several recordings of one set-up could be shared, so the longest
+shared recordings are split into disjoint parts of consecutive frames and each part is a
+recording: the SLEAP flies (3000 frames, 2 flies, 13 keypoints) in 3 parts, the Lightning Pose
+mirror mouse (2000 frames, 8 keypoints; network seed 0) in 2, the IBL paw video (right
+camera, 2500 frames, 2 keypoints; network seed 0) in 2, and a generated recording (2000
+frames, 9 keypoints) in 2. Points the tracker scored below its cut-off (DeepLabCut/Lightning
+Pose likelihood 0.9, SLEAP score 0.5) are missing for every method and never scored. On each
+part, :func:`aeimpute.simulate.keypoint_gaps` hides gaps of exactly 1, 3, 10 and 30 frames
+over confidently tracked points (one keypoint, and 3 keypoints at once where there are 3).
+Methods fill the damaged part: linear and PCHIP interpolation, a constant-velocity Kalman
+smoother, ``KeypointImputer`` fitted on the damaged part itself ("own"), and
+``KeypointImputer`` fitted on the other parts of the set-up only, as they come (their
+low-confidence points missing, no artificial gaps), then applied to the part ("other
+recordings", leave one out). Scores, per gap length and kind: pixel RMSE over the hidden
+points, and the median and 95th percentile of the per-gap errors (a gap's error is the RMSE of
+its points), each also as a ratio to linear interpolation of the same gaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "data" / "keypoints"
+sys.path.insert(0, str(HERE))
+
+LENGTHS = (1, 3, 10, 30)
+#: gaps of the longest length per kind and part; a length L gets round(sqrt(30 / L)) times more
+GAPS = 12
+MAX_HIDDEN = 0.10
+#: set-up: (loader name, parts)
+SETUPS = {"flies": 3, "mouse": 2, "paw": 2, "synthetic": 2}
+OWN, OTHERS = "KeypointImputer (own)", "KeypointImputer (other recordings)"
+
+
+def load(setup: str):
+    """(PoseData, reliable mask) of a set-up's whole recording, or None when absent."""
+    from aeimpute.keypoints import PoseData, read_dlc, read_sleap, simulate_poses
+
+    if setup == "synthetic":
+        xy = simulate_poses(n_frames=2000, n_keypoints=9, random_state=0)
+        return PoseData(xy), np.ones(xy.shape[:-1], dtype=bool)
+    if setup == "flies":
+        path, scores = SHARED / "sleap_flies.analysis.h5", SHARED / "sleap_flies.npz"
+        if not (path.exists() and scores.exists()):
+            return None
+        pose = read_sleap(path)
+        pose.confidence = np.load(scores)["confidence"].astype(float)
+        cut = 0.5
+    else:
+        name = {
+            "mouse": "eks_mirror_mouse/180607_004.train_frames=75.rng=0.csv",
+            "paw": "eks_ibl_paw/3f859b5c-e73a-4044-b49e-34bb81e96715.right.rng=0.csv",
+        }[setup]
+        if not (SHARED / name).exists():
+            return None
+        pose, cut = read_dlc(SHARED / name), 0.9
+    reliable = np.isfinite(pose.xy).all(-1) & (np.nan_to_num(pose.confidence) >= cut)
+    return pose, reliable
+
+
+def parts(pose, reliable, n: int) -> list[tuple]:
+    """``n`` disjoint runs of consecutive frames, each ``(PoseData, reliable)``."""
+    from aeimpute.keypoints import PoseData
+
+    edges = np.linspace(0, len(pose.xy), n + 1).astype(int)
+    out = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        conf = None if pose.confidence is None else pose.confidence[a:b]
+        part = PoseData(pose.xy[a:b], conf, list(pose.keypoint_names),
+                        list(pose.individual_names))  # fmt: skip
+        out.append((part, reliable[a:b]))
+    return out
+
+
+def as_tracked(pose, reliable):
+    """The recording as a user has it after the confidence cut-off."""
+    return pose.with_xy(np.where(reliable[..., None], pose.xy, np.nan))
+
+
+def per_gap(dist: np.ndarray, gaps: pd.DataFrame) -> pd.DataFrame:
+    """Each gap's pixel RMSE over its points."""
+    rows = []
+    for g in gaps.itertuples():
+        d = dist[g.start : g.start + g.length, g.individual, list(g.keypoints)]
+        rows.append({"gap": g.gap, "length": g.length, "kind": g.kind,
+                     "points": d.size, "gap_px": float(np.sqrt(np.mean(d**2)))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFrame:
+    from keypoints import _interp, _kalman
+
+    from aeimpute import KeypointImputer
+    from aeimpute.simulate import keypoint_gaps
+
+    baselines = {"linear": _interp("linear"), "PCHIP": _interp("pchip"),
+                 "Kalman (CV)": _kalman()}  # fmt: skip
+    kw = {"random_state": seed} | ({} if steps is None else {"max_iter": steps})
+    rows = []
+    for setup in setups:
+        loaded = load(setup)
+        if loaded is None:
+            log(f"skipping {setup}: its files are not in {SHARED}")
+            continue
+        split = parts(*loaded, SETUPS[setup])
+        for i, (pose, reliable) in enumerate(split):
+            factor = [max(1, round((max(LENGTHS) / n) ** 0.5)) for n in LENGTHS]
+            block = 3 if pose.xy.shape[2] >= 3 else 0
+            budget = int(MAX_HIDDEN * reliable.sum() // sum(f * n * (1 + block)
+                         for f, n in zip(factor, LENGTHS, strict=True)))  # fmt: skip
+            counts = [max(1, min(GAPS, budget)) * f for f in factor]
+            hidden, gaps = keypoint_gaps(reliable, LENGTHS, counts, block or 99, rng=seed + i)
+            gone = hidden | ~reliable
+            damaged = pose.with_xy(np.where(gone[..., None], np.nan, pose.xy))
+            damaged.confidence = None
+            fits = {}
+            t0 = time.perf_counter()
+            fits[OWN] = KeypointImputer(**kw).fit(damaged)
+            own_s = time.perf_counter() - t0
+            others = [as_tracked(p, r) for j, (p, r) in enumerate(split) if j != i]
+            for o in others:
+                o.confidence = None
+            t0 = time.perf_counter()
+            fits[OTHERS] = KeypointImputer(**kw).fit(others)
+            others_s = time.perf_counter() - t0
+            outs = {m: fn(damaged, seed) for m, fn in baselines.items()}
+            for m, imp in fits.items():
+                outs[m] = imp.transform(damaged).xy
+            seen = np.isfinite(damaged.xy).all(-1)
+            for m, out in outs.items():
+                assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
+                dist = np.linalg.norm(out - pose.xy, axis=-1)
+                table = per_gap(dist, gaps).assign(setup=setup, part=i, method=m)
+                table["fit_s"] = {OWN: own_s, OTHERS: others_s}.get(m, np.nan)
+                rows.append(table)
+            log(f"{setup} part {i}: {len(gaps)} gaps; fits {own_s:.0f} s (own), "
+                f"{others_s:.0f} s (others)")  # fmt: skip
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Per set-up, part, method, kind and length: RMSE, median and p95 of per-gap errors."""
+
+    def stats(g: pd.DataFrame) -> pd.Series:
+        rmse = np.sqrt(np.sum(g.points * g.gap_px**2) / g.points.sum())
+        return pd.Series({"gaps": len(g), "rmse": rmse, "median": g.gap_px.median(),
+                          "p95": g.gap_px.quantile(0.95)})  # fmt: skip
+
+    keys = ["setup", "part", "kind", "length", "method"]
+    out = results.groupby(keys, sort=False)[["points", "gap_px"]].apply(stats).reset_index()
+    lin = out[out.method == "linear"].set_index(keys[:-1])
+    ref = lin.reindex(pd.MultiIndex.from_frame(out[keys[:-1]]))
+    for col in ("rmse", "median", "p95"):
+        out[f"{col}_ratio"] = out[col].to_numpy() / ref[col].to_numpy()
+    return out
+
+
+def tables(summary: pd.DataFrame) -> str:
+    """Ratio tables (to linear) for both KeypointImputer fits, every part, and the pixels."""
+    parts_ = []
+    for method in (OWN, OTHERS):
+        s = summary[summary.method == method]
+        parts_.append(f"**{method}**: RMSE ratio to linear interpolation (95th-percentile "
+                      "ratio of per-gap errors in brackets); single = one keypoint, "
+                      "block = 3 keypoints at once\n")  # fmt: skip
+        cols = [(k, n) for k in ("single", "block") for n in LENGTHS]
+        parts_.append("| recording | " + " | ".join(f"{k} {n} fr" for k, n in cols) + " |")
+        parts_.append("|---|" + "---:|" * len(cols))
+        for (setup, part), g in s.groupby(["setup", "part"], sort=False):
+            cells = []
+            for k, n in cols:
+                r = g[(g.kind == k) & (g.length == n)]
+                cells.append("–" if r.empty else
+                             f"{r.rmse_ratio.iloc[0]:.2f} ({r.p95_ratio.iloc[0]:.2f})")  # fmt: skip
+            parts_.append(f"| {setup} {part + 1} | " + " | ".join(cells) + " |")
+        worst = s.groupby("length")[["rmse_ratio", "p95_ratio"]].max()
+        parts_.append("| **worst** | " + " | ".join(
+            f"**{worst.loc[n, 'rmse_ratio']:.2f} ({worst.loc[n, 'p95_ratio']:.2f})**"
+            if k == "single" else "" for k, n in cols) + " |")  # fmt: skip
+        parts_.append("")
+    parts_.append("Pixels, every method: RMSE / median / 95th percentile of per-gap errors "
+                  "(single-keypoint gaps)\n")  # fmt: skip
+    methods = list(dict.fromkeys(summary.method))
+    parts_.append("| recording | length | " + " | ".join(methods) + " |")
+    parts_.append("|---|---:|" + "---:|" * len(methods))
+    single = summary[summary.kind == "single"].sort_values(["setup", "part", "length"],
+                                                           kind="stable")  # fmt: skip
+    for (setup, part, n), g in single.groupby(["setup", "part", "length"], sort=False):
+        g = g.set_index("method")
+        cells = [f"{g.loc[m, 'rmse']:.1f} / {g.loc[m, 'median']:.1f} / {g.loc[m, 'p95']:.1f}"
+                 for m in methods]  # fmt: skip
+        parts_.append(f"| {setup} {part + 1} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(parts_)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tabular import machine
+
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    p.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_iter")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--from-csv", nargs="+", type=Path, default=None,
+                   help="rebuild the report from per-gap CSVs of earlier runs")  # fmt: skip
+    p.add_argument("--note", default="", help="a sentence added to the report's header")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    if args.from_csv:
+        results = pd.concat([pd.read_csv(f) for f in args.from_csv], ignore_index=True)
+        note = "rebuilt from " + ", ".join(f.name for f in args.from_csv)
+    else:
+        results = run(args.setups, args.steps, args.seed)
+        note = f"{(time.perf_counter() - t0) / 60:.1f} min"
+    if results.empty:
+        raise SystemExit("no set-up was available")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(args.out / "keypoint_recordings.csv", index=False)
+    summary = summarise(results)
+    fits = results.dropna(subset=["fit_s"]).drop_duplicates(["setup", "part", "method"])
+    secs = fits.groupby("method").fit_s.mean()
+    header = (
+        f"Run on {_dt.date.today()} on {machine()}; seed {args.seed}; KeypointImputer "
+        f"max_iter={args.steps or 'default'}; {note}; mean fit seconds: "
+        + ", ".join(f"{m} {v:.0f}" for m, v in secs.items())
+        + ". Protocol: `benchmarks/keypoint_recordings.py`."
+        + (f" {args.note}" if args.note else "")
+    )
+    body = tables(summary)
+    (args.out / "keypoint_recordings.md").write_text(
+        f"# Keypoint repair on recordings the model has not seen\n\n{header}\n\n{body}\n"
+    )
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
