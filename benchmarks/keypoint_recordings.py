@@ -18,9 +18,11 @@ Methods fill the damaged part: linear and PCHIP interpolation, a constant-veloci
 smoother, ``KeypointImputer`` fitted on the damaged part itself ("own"), and
 ``KeypointImputer`` fitted on the other parts of the set-up only, as they come (their
 low-confidence points missing, no artificial gaps), then applied to the part ("other
-recordings", leave one out). Scores, per gap length and kind: pixel RMSE over the hidden
-points, and the median and 95th percentile of the per-gap errors (a gap's error is the RMSE of
-its points), each also as a ratio to linear interpolation of the same gaps.
+recordings", leave one out); each fitted model also repairs the part with ``guard=False``
+(its gap-length blend without the per-keypoint fallback, limits and envelope). Scores, per
+gap length and kind: pixel RMSE over the hidden points, and the median and 95th percentile of
+the per-gap errors (a gap's error is the RMSE of its points), each also as a ratio to linear
+interpolation of the same gaps.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ MAX_HIDDEN = 0.10
 #: set-up: (loader name, parts)
 SETUPS = {"flies": 3, "mouse": 2, "paw": 2, "synthetic": 2}
 OWN, OTHERS = "KeypointImputer (own)", "KeypointImputer (other recordings)"
+#: the same fitted model with ``guard=False`` (the gap-length blend alone)
+UNGUARDED = ", guard=False"
 
 
 def load(setup: str):
@@ -144,6 +148,7 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
             outs = {m: fn(damaged, seed) for m, fn in baselines.items()}
             for m, imp in fits.items():
                 outs[m] = imp.transform(damaged).xy
+                outs[m + UNGUARDED] = imp.set_params(guard=False).transform(damaged).xy
             seen = np.isfinite(damaged.xy).all(-1)
             for m, out in outs.items():
                 assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
@@ -176,7 +181,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
 def tables(summary: pd.DataFrame) -> str:
     """Ratio tables (to linear) for both KeypointImputer fits, every part, and the pixels."""
     parts_ = []
-    for method in (OWN, OTHERS):
+    for method in (OWN, OTHERS, OWN + UNGUARDED, OTHERS + UNGUARDED):
         s = summary[summary.method == method]
         parts_.append(f"**{method}**: RMSE ratio to linear interpolation (95th-percentile "
                       "ratio of per-gap errors in brackets); single = one keypoint, "

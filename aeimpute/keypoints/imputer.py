@@ -28,6 +28,7 @@ _CONSTRAINTS = {
     "dropout": v.real_in(0, 1, "left"),
     "early_stopping": v.one_of(True, False),
     "rotate": v.one_of("auto", True, False),
+    "guard": v.one_of(True, False),
 }
 
 
@@ -103,6 +104,15 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
     max_gap : int, optional
         Leave gaps longer than this many frames missing (for instance when an
         animal leaves the view). By default every gap is filled.
+    guard : bool, default=True
+        Keep every repaired point near what the held-back gaps of the fit
+        support: per gap length, keypoint and motion of the body (still or
+        moving), fall back to linear interpolation where the model did worse
+        than the straight line on held-back gaps; scale down corrections
+        longer than the limit measured best for their gap length; and send
+        an estimate outside the range where the body was ever seen back to
+        the straight line. Read by :meth:`transform`, so it can be switched
+        on a fitted model. False uses the gap-length blend alone.
     max_iter : int, default=1500
         Training steps (mini-batches of windows; formerly ``max_steps``).
     batch_size : int, default=16
@@ -191,6 +201,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         rotate: bool | str = "auto",
         confidence_threshold: float | None = None,
         max_gap: int | None = None,
+        guard: bool = True,
         max_iter: int = 1500,
         batch_size: int = 16,
         learning_rate: float = 2e-3,
@@ -215,6 +226,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self.rotate = rotate
         self.confidence_threshold = confidence_threshold
         self.max_gap = max_gap
+        self.guard = guard
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -471,6 +483,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             with ``imputed`` marking the repaired points.
         """
         self._check_fitted()
+        v.check_params({"guard": self.guard}, {"guard": _CONSTRAINTS["guard"]})
         if isinstance(xy, (list, tuple)):
             return [self.transform(rec, conf) for rec, conf, _ in self._recordings(xy, confidence)]
         arr, observed, flat, pose = self._fitted_tracks(xy, confidence)
@@ -486,6 +499,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         pred, gap = predict_tracks(
             self._net, self._geometry, arr, observed, device=self._net_device(),
             n_threads=runtime.n_threads(self._resolved_params(warn=False)["n_jobs"]),
+            guard=self.guard,
         )  # fmt: skip
         # a keypoint an individual never shows is absent (e.g. DeepLabCut's unique body parts
         # under the individual "single"), not occluded: it is left missing

@@ -117,15 +117,33 @@ class Geometry:
     shape: ShapeModel | None = None
     #: keypoints in image coordinates divided by the scale: where the body parts are
     placement: ShapeModel | None = None
+    #: share of the blend's correction kept, per gap-length group, keypoint and motion class
+    #: (see ``calibrate``); None: all of it
+    shrink: torch.Tensor | None = None
+    #: per gap-length group, the longest correction (pixels) kept whole; longer ones are
+    #: scaled down to it (see ``calibrate``). None: no limit
+    cap: torch.Tensor | None = None
+    #: frames whose keypoints move faster than this (pixels per frame / scale) are "moving"
+    motion_threshold: float = float("inf")
+    #: (keypoints, 2 axes, low/high): where each keypoint was seen in the upright body frame,
+    #: widened; an estimate outside falls back to the linear bridge. None: no bound
+    envelope: torch.Tensor | None = None
 
     def to(self, device) -> Geometry:
         """A copy with every tensor on ``device``."""
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
         return replace(
             self,
             template=self.template.to(device),
-            blend=None if self.blend is None else self.blend.to(device),
+            blend=move(self.blend),
             shape=None if self.shape is None else self.shape.to(device),
             placement=None if self.placement is None else self.placement.to(device),
+            shrink=move(self.shrink),
+            envelope=move(self.envelope),
+            cap=move(self.cap),
         )
 
 
@@ -161,10 +179,13 @@ class Inputs:
     shaped: torch.Tensor  # (batch, time, keypoints, 2): body shape-model estimate, pixels
     placed: torch.Tensor  # (batch, time, keypoints, 2): placement-model estimate, pixels
     cubic: torch.Tensor  # (batch, time, keypoints, 2): cubic Hermite bridges, pixels
+    centre: torch.Tensor  # (batch, time, 2): centre of the frame's keypoints, pixels
+    motion: torch.Tensor  # (batch, time): mean speed of the observed keypoints / scale
 
     def window(self, a: int, z: int) -> Inputs:
         """The frames ``a:z`` of every series."""
-        fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed", "cubic")
+        fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed", "cubic",
+                  "centre", "motion")  # fmt: skip
         return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
 
 
@@ -234,7 +255,22 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     flat_xy = xy.reshape(b, t, 2 * k)
     cubic = hermite(flat_xy, _mask2(mask), br).reshape(b, t, k, 2)
     cubic = torch.where(torch.isfinite(cubic), cubic, lin)
-    return Inputs(feats, lin, gap, cos[..., None], sin[..., None], shaped, placed, cubic)
+    motion = frame_motion(xy, mask) / geo.scale
+    return Inputs(feats, lin, gap, cos[..., None], sin[..., None], shaped, placed, cubic,
+                  centre, motion)  # fmt: skip
+
+
+def frame_motion(xy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean speed (pixels per frame) of the keypoints observed in a frame and the next one.
+
+    ``xy (batch, time, keypoints, 2)``, ``mask (batch, time, keypoints)``;
+    returns ``(batch, time)``, 0 where no keypoint is observed in both frames.
+    A frame inside a gap reads how much the rest of the body moves there.
+    """
+    step = torch.linalg.vector_norm(torch.nan_to_num(xy[:, 1:] - xy[:, :-1]), dim=-1)
+    both = (mask[:, 1:] & mask[:, :-1]).to(step.dtype)
+    speed = (step * both).sum(-1) / both.sum(-1).clamp_min(1)
+    return torch.cat([speed, speed[:, -1:]], dim=1)
 
 
 def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
@@ -466,15 +502,105 @@ def _candidates(inp: Inputs, delta: torch.Tensor) -> list[torch.Tensor]:
     return [delta, inp.shaped - inp.bridged, inp.placed - inp.bridged, inp.cubic - inp.bridged]
 
 
-def blended(inp: Inputs, delta: torch.Tensor, blend: torch.Tensor | None) -> torch.Tensor:
-    """The bridge plus the weighted corrections of its gap-length group."""
+def blended(
+    inp: Inputs, delta: torch.Tensor, blend: torch.Tensor | None, geo: Geometry | None = None
+) -> torch.Tensor:
+    """The bridge plus the weighted corrections of its gap-length group.
+
+    With ``geo``, its ``shrink`` scales each point's correction (by gap-length
+    group, keypoint and motion class) and its ``envelope`` sends an estimate
+    the body never showed back to the bridge.
+    """
     if blend is None:
         return inp.bridged + delta
     weights = blend[_group(inp.gap)]  # (batch, time, keypoints, N_CANDIDATES)
-    out = inp.bridged
+    step = torch.zeros_like(inp.bridged)
     for i, d in enumerate(_candidates(inp, delta)):
-        out = out + weights[..., i : i + 1] * d
+        step = step + weights[..., i : i + 1] * d
+    if geo is not None and geo.cap is not None:
+        step = capped(step, geo.cap[_group(inp.gap)])
+    if geo is not None and geo.shrink is not None:
+        step = step * shrink_of(inp, geo)[..., None]
+    out = inp.bridged + step
+    if geo is not None and geo.envelope is not None:
+        out = torch.where(inside(out, inp, geo)[..., None], out, inp.bridged)
     return out
+
+
+def capped(step: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
+    """Corrections ``(..., 2)`` no longer than ``cap`` (same shape without the 2), in pixels."""
+    length = torch.linalg.vector_norm(step, dim=-1)
+    return step * (cap / length.clamp_min(1e-12)).clamp(max=1.0)[..., None]
+
+
+#: trial limits on a correction's length, in units of the straight line's RMSE on the
+#: held-back gaps of the same gap-length group; ``calibrate`` keeps the best per group
+CAP_MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0, float("inf"))
+
+
+def _motion_class(inp: Inputs, geo: Geometry) -> torch.Tensor:
+    """0 for a still frame, 1 for a moving one, per point ``(batch, time, keypoints)``."""
+    moving = (inp.motion > geo.motion_threshold).long()
+    return moving[..., None].expand_as(inp.gap)
+
+
+def shrink_of(inp: Inputs, geo: Geometry) -> torch.Tensor:
+    """The share of the correction kept at each point ``(batch, time, keypoints)``."""
+    k = torch.arange(inp.gap.shape[-1], device=inp.gap.device).expand_as(inp.gap)
+    return geo.shrink[_group(inp.gap), k, _motion_class(inp, geo)]
+
+
+def upright(points: torch.Tensor, inp: Inputs, geo: Geometry) -> torch.Tensor:
+    """Pixel positions ``(batch, time, keypoints, 2)`` in the upright body frame."""
+    local = (points - inp.centre[:, :, None]) / geo.scale
+    return _turn(local, inp.cos[..., 0], -inp.sin[..., 0])
+
+
+def inside(points: torch.Tensor, inp: Inputs, geo: Geometry) -> torch.Tensor:
+    """Whether each point lies within its keypoint's envelope ``(batch, time, keypoints)``."""
+    body = upright(points, inp, geo)
+    low, high = geo.envelope[..., 0], geo.envelope[..., 1]
+    return ((body >= low) & (body <= high)).all(-1)
+
+
+#: the envelope spans these quantiles of the observed body-frame coordinates, widened by
+#: ENVELOPE_MARGIN times their range on each side
+ENVELOPE_QUANTILES = (0.001, 0.999)
+ENVELOPE_MARGIN = 0.25
+
+
+@torch.no_grad()
+def envelope(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """Where each keypoint was observed in the upright body frame, widened.
+
+    Returns ``(keypoints, 2, 2)``: per keypoint and axis, the low and high
+    ends of ``ENVELOPE_QUANTILES`` of the observed coordinates (frames with
+    every keypoint seen or bridged), each moved out by ``ENVELOPE_MARGIN``
+    times the range between them.
+    """
+    inp = inputs(xy, mask, geo)
+    body = upright(torch.nan_to_num(xy), inp, geo)
+    n_kp = xy.shape[2]
+    out = torch.zeros(n_kp, 2, 2, dtype=torch.float32, device=xy.device)
+    lo_q, hi_q = ENVELOPE_QUANTILES
+    for k in range(n_kp):
+        seen = body[..., k, :][mask[..., k]]
+        if len(seen) > 20_000:  # quantile's input limit; a seeded subsample
+            pick = torch.randperm(len(seen), generator=torch.Generator().manual_seed(k))
+            seen = seen[pick[:20_000].to(seen.device)]
+        if len(seen) < 10:
+            out[k, :, 0], out[k, :, 1] = -float("inf"), float("inf")
+            continue
+        lo = torch.quantile(seen.float(), lo_q, dim=0)
+        hi = torch.quantile(seen.float(), hi_q, dim=0)
+        span = hi - lo
+        out[k, :, 0], out[k, :, 1] = lo - ENVELOPE_MARGIN * span, hi + ENVELOPE_MARGIN * span
+    return out
+
+
+#: fresh occlusion draws over the training points added to the held-back gaps to measure each
+#: (gap length, keypoint, motion) cell's share; the held-back gaps alone hold a few per cell
+CELL_DRAWS = 4
 
 
 @torch.no_grad()
@@ -487,8 +613,8 @@ def calibrate(
     generator: torch.Generator,
     held_back: torch.Tensor | None = None,
     n_draws: int = 4,
-) -> tuple[torch.Tensor, dict]:
-    """Blend weights per gap-length group, shape ``(groups, 4)``, and a report.
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Blend weights per gap-length group ``(groups, 4)``, shares kept, and a report.
 
     Five estimates of a missing point are stacked: the linear bridge, the
     bridge plus the network's correction, the two shape models' estimates
@@ -499,24 +625,47 @@ def calibrate(
     are those with the smallest squared error on the held-back validation
     gaps (points the network never saw), or without them on fresh occlusion
     draws. Where nothing beats the straight line (often 1-2 frame gaps), all
-    weights are 0 and the result is linear interpolation. The report gives,
-    per group, the number of points and the pixel RMSE of the bridge and of
-    the blend on those points.
+    weights are 0 and the result is linear interpolation.
+
+    Next, per group, corrections longer than a limit are scaled down to it:
+    the limit, a multiple (``CAP_MULTIPLES``) of the straight line's RMSE on
+    the group's held-back points, is the one with the least error there (a
+    tail of wild corrections is what makes the worst gaps worse than the
+    straight line). Then, per gap-length group, keypoint and motion class
+    (the rest of the body still or moving, ``geo.motion_threshold``), the
+    correction is kept (share 1) where it removed squared error on the
+    cell's points and dropped (share 0: the straight line) where it added
+    some; the cells are measured on the held-back gaps and ``CELL_DRAWS``
+    fresh occlusion draws.
+    Returns ``(weights, caps (groups,), shares (groups,
+    keypoints, 2), report)``; the report gives, per group, the number of
+    points and the pixel RMSE of the bridge and of the final estimate on
+    those points.
     """
     net.eval()
-    n_groups = len(BLEND_EDGES)
+    n_groups, n_kp = len(BLEND_EDGES), xy.shape[2]
     gram = torch.zeros(n_groups, N_CANDIDATES, N_CANDIDATES, dtype=torch.float64, device=xy.device)
     cross = torch.zeros(n_groups, N_CANDIDATES, dtype=torch.float64, device=xy.device)
     base = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     count = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
-    draws = [held_back] if held_back is not None else [None] * n_draws
-    for hidden in draws:
+    # the weights, limits and report come from the held-back gaps (or, without them, fresh
+    # draws); the per-cell shares also from CELL_DRAWS fresh draws over the training points
+    draws = [(held_back, True)] if held_back is not None else [(None, True)] * n_draws
+    draws += [(None, False)] * (CELL_DRAWS if held_back is not None else 0)
+    kept = []  # per draw: candidates, residual, group, cell, inputs, hidden, primary
+    kp_index = torch.arange(n_kp, device=xy.device)
+    for hidden, primary in draws:
         if hidden is None:
             hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
         inp = inputs(xy, mask & ~hidden, geo)
         cands = [d[hidden].double() for d in _candidates(inp, geo.scale * corrections(net, inp))]
         r = (torch.nan_to_num(xy) - inp.bridged)[hidden].double()
         groups = _group(inp.gap)[hidden]
+        kp = kp_index.expand_as(inp.gap)[hidden]
+        cell = (groups * n_kp + kp) * 2 + _motion_class(inp, geo)[hidden]
+        kept.append((cands, r, groups, cell, inp, hidden, primary))
+        if not primary:
+            continue
         base.index_add_(0, groups, (r * r).sum(-1))
         count.index_add_(0, groups, torch.ones_like(groups, dtype=torch.float64))
         for i, di in enumerate(cands):
@@ -526,20 +675,54 @@ def calibrate(
     grid = _GRID.to(xy.device)
     # error change of each candidate: w' G w - 2 w' h (the constant r'r is the same for all)
     cost = torch.einsum("gi,nij,gj->ng", grid, gram, grid) - 2 * cross @ grid.T
-    pick = cost.argmin(dim=1)
-    best = grid[pick]
-    blended_sse = base + cost[torch.arange(n_groups, device=xy.device), pick]
+    best = grid[cost.argmin(dim=1)]
+    # the longest correction kept whole, per group: the trial limit with the least error
+    linear_rmse = (base / count.clamp_min(1)).sqrt()
+    trials = torch.as_tensor(CAP_MULTIPLES, dtype=torch.float64, device=xy.device)
+    trial_sse = torch.zeros(n_groups, len(CAP_MULTIPLES), dtype=torch.float64, device=xy.device)
+    for cands, r, groups, *_, primary in kept:
+        if not primary:
+            continue
+        step = sum(best[groups, i, None].double() * d for i, d in enumerate(cands))
+        for j, m in enumerate(trials):
+            e = r - capped(step, m * linear_rmse[groups])
+            trial_sse[:, j].index_add_(0, groups, (e * e).sum(-1))
+    cap = (trials[trial_sse.argmin(dim=1)] * linear_rmse).float()
+    # shares kept per cell, on the same points
+    n_cells = n_groups * n_kp * 2
+    a, b, rr = (torch.zeros(n_cells, dtype=torch.float64, device=xy.device) for _ in range(3))
+    held_a, held_b, held_rr = (torch.zeros_like(a) for _ in range(3))
+    for cands, r, groups, cell, inp, hidden, primary in kept:
+        step = sum(best[groups, i, None].double() * d for i, d in enumerate(cands))
+        step = capped(step, cap[groups].double())
+        if geo.envelope is not None:  # estimates the body never showed go back to the bridge
+            full = inp.bridged.clone()
+            full[hidden] = full[hidden] + step.to(full.dtype)
+            step = step * inside(full, inp, geo)[hidden][:, None].double()
+        sums = ((step * step).sum(-1), (step * r).sum(-1), (r * r).sum(-1))
+        for total, add in zip((a, b, rr), sums, strict=True):
+            total.index_add_(0, cell, add)
+        if primary:  # the report's numbers: held-back points only
+            for total, add in zip((held_a, held_b, held_rr), sums, strict=True):
+                total.index_add_(0, cell, add)
+    group_of_cell = torch.arange(n_cells, device=xy.device) // (n_kp * 2)
+    # keep a cell's correction where it removed error on its points (2 b - a is the drop in
+    # squared error), fall back to the straight line where it added some
+    share = (2 * b - a >= 0).to(torch.float64)
+    sse = held_rr - 2 * share * held_b + share * share * held_a
+    final = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
+    final.index_add_(0, group_of_cell, sse)
     report = {
         label: {
-            "points": int(n),
-            "linear_px": round(float((b / n) ** 0.5), 3) if n else None,
-            "blended_px": round(float((max(e, 0.0) / n) ** 0.5), 3) if n else None,
+            "points": int(c),
+            "linear_px": round(float((lb / c) ** 0.5), 3) if c else None,
+            "blended_px": round(float((max(e, 0.0) / c) ** 0.5), 3) if c else None,
         }
-        for label, n, b, e in zip(
-            gap_labels(), count.tolist(), base.tolist(), blended_sse.tolist(), strict=True
+        for label, c, lb, e in zip(
+            gap_labels(), count.tolist(), base.tolist(), final.tolist(), strict=True
         )
     }
-    return best.float(), report
+    return best.float(), cap, share.reshape(n_groups, n_kp, 2).float(), report
 
 
 def fit(
@@ -619,7 +802,7 @@ def repair(
         hi = min(n_time, lo + chunk)
         a, z = max(0, lo - halo), min(n_time, hi + halo)
         delta = geo.scale * corrections(net, inp.window(a, z))[:, lo - a : hi - a]
-        out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend)
+        out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend, geo)
     return out, inp.gap
 
 
@@ -628,6 +811,14 @@ def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor
     xy = torch.as_tensor(np.ascontiguousarray(arr.transpose(1, 0, 2, 3)), dtype=torch.float32)
     mask = torch.as_tensor(np.ascontiguousarray(observed.transpose(1, 0, 2)))
     return xy.to(device), mask.to(device)
+
+
+def motion_threshold(xy: torch.Tensor, mask: torch.Tensor, scale: float) -> float:
+    """Median motion (see :func:`frame_motion`, per scale) of frames where something moves."""
+    motion = frame_motion(xy, mask)[:, :-1] / scale
+    seen = (mask[:, 1:] & mask[:, :-1]).any(-1)
+    values = motion[seen]
+    return float(values.median()) if len(values) else float("inf")
 
 
 def fit_model(
@@ -656,9 +847,13 @@ def fit_model(
         generator = torch.Generator(device=device).manual_seed(seed)
         xy, mask = _series(arr, observed, device)
         geo = geo.to(device)
+        geo.motion_threshold = motion_threshold(xy, mask, geo.scale)
+        geo.envelope = envelope(xy, mask, geo)
         val = held_back_gaps(mask, config, generator)
         history = fit(net, xy, mask, geo, config, optim, generator, val)
-        geo.blend, report = calibrate(net, xy, mask, geo, config, generator, val)
+        geo.blend, geo.cap, geo.shrink, report = calibrate(
+            net, xy, mask, geo, config, generator, val
+        )
     history["calibration"] = report
     weights = geo.blend.tolist()
     names = ("network", "body", "placement", "cubic")
@@ -669,6 +864,11 @@ def fit_model(
     return net, geo, history
 
 
+def unguarded(geo: Geometry) -> Geometry:
+    """The geometry without the per-keypoint fallback, length limits and envelope."""
+    return replace(geo, shrink=None, cap=None, envelope=None)
+
+
 def predict_tracks(
     net: TemporalConvNet,
     geo: Geometry,
@@ -677,11 +877,16 @@ def predict_tracks(
     *,
     device: torch.device,
     n_threads: int,
+    guard: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions (frames, individuals, keypoints, 2) and gap lengths (same, without the 2)."""
+    """Predictions (frames, individuals, keypoints, 2) and gap lengths (same, without the 2).
+
+    ``guard=False`` leaves out the geometry's per-keypoint fallback, length
+    limits and envelope (see :func:`calibrate`).
+    """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
-        pred, gap = repair(net, xy, mask, geo)
+        pred, gap = repair(net, xy, mask, geo if guard else unguarded(geo))
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
         gap.cpu().numpy().transpose(1, 0, 2),
@@ -697,14 +902,25 @@ def geometry_state(geo: Geometry) -> dict:
         "blend": None if geo.blend is None else geo.blend.detach().cpu().tolist(),
         "shape": None if geo.shape is None else geo.shape.to_json(),
         "placement": None if geo.placement is None else geo.placement.to_json(),
+        "shrink": None if geo.shrink is None else geo.shrink.detach().cpu().tolist(),
+        "motion_threshold": _finite_or_none(geo.motion_threshold),
+        "envelope": None if geo.envelope is None else geo.envelope.detach().cpu().tolist(),
+        "cap": None
+        if geo.cap is None
+        else [c if math.isfinite(c) else None for c in geo.cap.tolist()],
     }
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no infinity: None stands for it."""
+    return value if math.isfinite(value) else None
 
 
 def geometry_from_state(meta: dict) -> Geometry:
     """Inverse of :func:`geometry_state` (on the CPU)."""
 
     def tensor(key: str) -> torch.Tensor | None:
-        value = meta[key]
+        value = meta.get(key)  # model files from before a field existed: None
         return None if value is None else torch.tensor(value, dtype=torch.float32)
 
     return Geometry(
@@ -714,4 +930,15 @@ def geometry_from_state(meta: dict) -> Geometry:
         tensor("blend"),
         ShapeModel.from_json(meta["shape"]),
         ShapeModel.from_json(meta["placement"]),
+        shrink=tensor("shrink"),
+        motion_threshold=_infinite_if_none(meta.get("motion_threshold")),
+        envelope=tensor("envelope"),
+        cap=None
+        if meta.get("cap") is None
+        else torch.tensor([_infinite_if_none(c) for c in meta["cap"]], dtype=torch.float32),
     )
+
+
+def _infinite_if_none(value: float | None) -> float:
+    """Inverse of :func:`_finite_or_none`."""
+    return float("inf") if value is None else float(value)
