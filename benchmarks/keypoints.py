@@ -377,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     body = tables(results)
     publish(args.out / "keypoints.md", "Keypoint repair benchmark", header, body, None)
-    plot(keep, results, args.out / "keypoints_trajectory.png")
+    short = {"sleap_flies": "flies", "synthetic": "synthetic"}
+    names = dict.fromkeys(short.get(d, "mouse") for d in results["dataset"])
+    plot(keep, results, args.out / f"keypoints_trajectory_{'_'.join(sorted(names))}.png")
     return 0
 
 
