@@ -593,12 +593,15 @@ def _parser(
             "streams record batches of N rows (default 65536) in constant memory",
         )  # fmt: skip
 
-    fit = sub.add_parser(
-        "fit",
-        formatter_class=formatter_class,
-        help="fit a model and save it",
-        description="Fit and save. DATA may also be a folder of Parquet files.",
-    )
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=summary, description=description, formatter_class=formatter_class
+        )
+
+    fit = command(
+        "fit", "fit a model and save it", "Fit and save. DATA may also be a folder of Parquet "
+        "files.",
+    )  # fmt: skip
     data_options(fit)
     model_options(fit)
     fit.add_argument(
@@ -609,12 +612,7 @@ def _parser(
     fit.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
     fit.set_defaults(run=_cmd_fit)
 
-    tr = sub.add_parser(
-        "transform",
-        help="fill a table with a saved model",
-        description="Fill with a model.",
-        formatter_class=formatter_class,
-    )
+    tr = command("transform", "fill a table with a saved model", "Fill with a model.")
     tr.add_argument("model", type=Path, help="model file written by 'aeimpute fit'")
     data_options(tr)
     batch_option(tr)
@@ -622,12 +620,7 @@ def _parser(
     tr.add_argument("-o", "--output", type=Path, required=True, help="table to write")
     tr.set_defaults(run=_cmd_transform)
 
-    ft = sub.add_parser(
-        "fit-transform",
-        help="fit on a table and fill it",
-        description="Fit, then fill.",
-        formatter_class=formatter_class,
-    )
+    ft = command("fit-transform", "fit on a table and fill it", "Fit, then fill.")
     data_options(ft)
     model_options(ft)
     batch_option(ft)
