@@ -776,11 +776,12 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         two imputers with this one's settings, each fitted on half of the rows
         of ``X`` and predicting the other half (so that the regressions see
         how far the model is off on rows it did not train on; they leave out
-        the boosted trees of the blend, for time); this costs about one more
-        fit. The spread of the draws then also holds the
-        uncertainty about the relations between columns, and the shrinkage
-        toward the mean of a regularised model is taken out. Binary and
-        categorical cells keep the first stage's draws.
+        the boosted trees of the blend, for time); this costs two fits on half
+        the rows each, and one pass over ``X`` per number column with gaps
+        (digits, 1797 x 64: 35 s against 1.7 s without). The spread of the
+        draws then also holds the uncertainty about the relations between
+        columns, and the shrinkage toward the mean of a regularised model is
+        taken out. Binary and categorical cells keep the first stage's draws.
 
         On planted regressions (``benchmarks/pooling.py``), pooled 95%
         intervals cover the true coefficients in 93-96% of repetitions with
