@@ -910,7 +910,9 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
                         hidden = part.copy()
                         hidden[self.schema_[self._layout.modelled[foe[c]]].name] = np.nan
                         copies.append(hidden)
-                    stacked = pd.concat(copies, ignore_index=True)
+                    # one copy keeps its index (a time-ordered model reads it)
+                    many = len(copies) > 1
+                    stacked = pd.concat(copies, ignore_index=True) if many else copies[0]
                     filled, _ = conform_empty_columns(half.transform(stacked), self._layout)
                     z = self._encode(filled, warn=False)[0]
                     for i, c in enumerate(batch):
