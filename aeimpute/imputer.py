@@ -784,7 +784,7 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         taken out. Binary and categorical cells keep the first stage's draws.
 
         On planted regressions (``benchmarks/pooling.py``), pooled 95%
-        intervals cover the true coefficients in 93-96% of repetitions with
+        intervals cover the true coefficients in 92-95% of repetitions with
         the default draws and 78-89% with ``model_uncertainty=False``
         (``benchmarks/results/pooling.md``). Pool an analysis over the draws
         with :func:`aeimpute.pool.pool_analyses` (Rubin's rules). Draws are
