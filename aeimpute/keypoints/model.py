@@ -507,9 +507,10 @@ def blended(
 ) -> torch.Tensor:
     """The bridge plus the weighted corrections of its gap-length group.
 
-    With ``geo``, its ``shrink`` scales each point's correction (by gap-length
-    group, keypoint and motion class) and its ``envelope`` sends an estimate
-    the body never showed back to the bridge.
+    With ``geo`` (the guard), its ``cap`` limits the length of each point's
+    correction (per gap-length group), its ``shrink`` keeps or drops it (by
+    gap-length group, keypoint and motion class) and its ``envelope`` sends
+    an estimate the body never showed back to the bridge.
     """
     if blend is None:
         return inp.bridged + delta
