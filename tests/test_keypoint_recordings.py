@@ -75,6 +75,8 @@ def test_a_list_of_recordings_needs_a_matching_list_of_confidences():
         KeypointImputer(**FAST).fit(recs, confidence=np.ones((60, 1, 4)))
     with pytest.raises(ValueError, match="empty list"):
         KeypointImputer(**FAST).fit([])
+    with pytest.raises(ValueError, match=r"recording 1: xy must have shape"):
+        KeypointImputer(**FAST).fit([_recording(60, 0), np.zeros((60, 4, 3))])
 
 
 def _linear_fill(xy: np.ndarray) -> np.ndarray:

@@ -379,8 +379,14 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         device = resolve_device(self.device)
         tracks = []
         names: list[str] | None = None
-        for rec, conf, label in self._recordings(xy, confidence):
-            arr, observed, _, pose = self._tracks(rec, conf)
+        recordings = self._recordings(xy, confidence)
+        for rec, conf, label in recordings:
+            try:
+                arr, observed, _, pose = self._tracks(rec, conf)
+            except ValueError as err:  # name the recording of a list
+                if len(recordings) == 1:
+                    raise
+                raise ValueError(f"{label}: {err}") from err
             if tracks and arr.shape[2] != tracks[0][0].shape[2]:
                 raise ValueError(
                     f"{label} has {arr.shape[2]} keypoints, the first recording "
