@@ -110,13 +110,13 @@ def per_gap(dist: np.ndarray, gaps: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFrame:
-    from keypoints import _interp, _kalman
+    from keypoints import interpolation, kalman
 
     from aeimpute import KeypointImputer
     from aeimpute.simulate import keypoint_gaps
 
-    baselines = {"linear": _interp("linear"), "PCHIP": _interp("pchip"),
-                 "Kalman (CV)": _kalman()}  # fmt: skip
+    baselines = {"linear": interpolation("linear"), "PCHIP": interpolation("pchip"),
+                 "Kalman (CV)": kalman()}  # fmt: skip
     kw = {"random_state": seed} | ({} if steps is None else {"max_iter": steps})
     rows = []
     for setup in setups:

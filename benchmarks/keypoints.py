@@ -92,7 +92,8 @@ def _table(method: Callable[[pd.DataFrame], np.ndarray]) -> Callable:
     return run
 
 
-def _interp(kind: str):
+def interpolation(kind: str):
+    """Interpolation of each coordinate over its gaps (``"linear"``, ``"pchip"``)."""
     from aeimpute.baselines import InterpolationImputer
 
     return _table(lambda f, s: InterpolationImputer(method=kind).fit_transform(f))
@@ -104,7 +105,8 @@ def _lowrank():
     return _table(lambda f, s: LowRankImputer(random_state=s).fit_transform(f))
 
 
-def _kalman():
+def kalman():
+    """Constant-velocity Kalman (RTS) smoother of each coordinate."""
     from aeimpute.baselines import kalman_smooth
 
     return _table(lambda f, s: kalman_smooth(f.to_numpy(dtype=float)))
@@ -125,10 +127,10 @@ def _aeimpute(steps: int | None):
 
 def methods(steps: int | None) -> dict[str, Callable]:
     return {
-        "linear": _interp("linear"),
-        "PCHIP": _interp("pchip"),
+        "linear": interpolation("linear"),
+        "PCHIP": interpolation("pchip"),
         "low-rank": _lowrank(),
-        "Kalman (CV)": _kalman(),
+        "Kalman (CV)": kalman(),
         "KeypointImputer": _aeimpute(steps),
     }
 

@@ -1,0 +1,52 @@
+"""The unseen-recordings keypoint benchmark: parts, per-gap errors, ratios to linear, report."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_keypoint_recordings", ROOT / "benchmarks" / "keypoint_recordings.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_parts_are_disjoint_runs_of_frames(bench):
+    from aeimpute.keypoints import PoseData
+
+    xy = np.arange(10 * 1 * 2 * 2, dtype=float).reshape(10, 1, 2, 2)
+    parts = bench.parts(PoseData(xy), np.ones((10, 1, 2), bool), 3)
+    np.testing.assert_array_equal(np.concatenate([p.xy for p, _ in parts]), xy)
+    assert [len(p.xy) for p, _ in parts] == [3, 3, 4]
+
+
+def test_per_gap_errors_and_ratios_to_linear(bench):
+    gaps = pd.DataFrame(
+        {"gap": [0, 1], "length": [3, 3], "kind": ["single"] * 2, "individual": [0, 0],
+         "start": [1, 5], "keypoints": [(0,), (1,)]}
+    )  # fmt: skip
+    dist = np.zeros((10, 1, 2))
+    dist[1:4, 0, 0] = 3.0  # gap 0: 3 px at each point
+    dist[5:8, 0, 1] = 4.0  # gap 1: 4 px
+    table = bench.per_gap(dist, gaps)
+    assert table.gap_px.tolist() == [3.0, 4.0]
+    rows = [table.assign(setup="s", part=0, method="linear", fit_s=np.nan),
+            table.assign(setup="s", part=0, method=bench.OWN, gap_px=table.gap_px / 2,
+                         fit_s=1.0)]  # fmt: skip
+    summary = bench.summarise(pd.concat(rows, ignore_index=True))
+    own = summary[summary.method == bench.OWN].iloc[0]
+    assert own.rmse_ratio == pytest.approx(0.5) and own.p95_ratio == pytest.approx(0.5)
+    assert own.rmse == pytest.approx(np.sqrt((1.5**2 + 2**2) / 2))
+    report = bench.tables(summary)
+    assert "| s 1 |" in report and "0.50 (0.50)" in report
