@@ -73,7 +73,9 @@ def _n_blocks(window: int) -> int:
 class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseEstimator):
     """Repair missing or unreliable 2D keypoints in pose-tracking output.
 
-    A denoising network trained on the recording itself (self-supervised):
+    A denoising network trained on the recording itself, or on several
+    recordings of the same set-up (self-supervised, then applied to new
+    recordings without refitting):
     it hides runs of frames of observed keypoints, imitating occlusions, and
     learns to give them back from the other keypoints and the neighbouring
     frames. Each frame's keypoints are taken relative to the frame's centre
@@ -83,7 +85,9 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
     share of the correction kept is calibrated for each range of gap lengths
     on held-back artificial gaps, so where the network does not beat the straight
     line (often 1-2 frame gaps) the result falls back to linear
-    interpolation. Individuals share one model.
+    interpolation; with ``guard`` the same holds per keypoint and motion of
+    the body, corrections are limited in length and kept within where the
+    body was seen. Individuals share one model.
 
     Parameters
     ----------
