@@ -836,8 +836,10 @@ class Imputer(v.RenamedParamsMixin, FrameIOMixin, ModelFileMixin, TransformerMix
         heads = self._layout.heads()
         fills = fill[:, self._layout.feature_of_encoded()]
         columns = mi.redrawable(fills, heads["numeric"], z.shape[1] + 1)
-        own = self._cross_fitted_predictions(df, columns) if model_uncertainty else None
-        if model_uncertainty and own is None and columns:
+        # no number column to redraw: the two half-table fits would be wasted
+        wanted = model_uncertainty and bool(columns)
+        own = self._cross_fitted_predictions(df, columns) if wanted else None
+        if wanted and own is None:
             warnings.warn(
                 f"model_uncertainty=True needs at least {2 * MIN_FOLD_ROWS} rows to fit the two "
                 f"half-table models it uses; {len(df)} row(s) given, so these draws are the "

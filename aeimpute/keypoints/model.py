@@ -514,10 +514,7 @@ def blended(
     """
     if blend is None:
         return inp.bridged + delta
-    weights = blend[_group(inp.gap)]  # (batch, time, keypoints, N_CANDIDATES)
-    step = torch.zeros_like(inp.bridged)
-    for i, d in enumerate(_candidates(inp, delta)):
-        step = step + weights[..., i : i + 1] * d
+    step = weighted(blend[_group(inp.gap)], _candidates(inp, delta))
     if geo is not None and geo.cap is not None:
         step = capped(step, geo.cap[_group(inp.gap)])
     if geo is not None and geo.shrink is not None:
@@ -526,6 +523,12 @@ def blended(
     if geo is not None and geo.envelope is not None:
         out = torch.where(inside(out, inp, geo)[..., None], out, inp.bridged)
     return out
+
+
+def weighted(weights: torch.Tensor, candidates: list[torch.Tensor]) -> torch.Tensor:
+    """The blend's correction: ``candidates`` (each ``(..., 2)``) summed with ``weights``
+    ``(..., N_CANDIDATES)``, the weights of each point's gap-length group."""
+    return sum(weights[..., i, None] * d for i, d in enumerate(candidates))
 
 
 def capped(step: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
@@ -677,14 +680,14 @@ def calibrate(
     # error change of each candidate: w' G w - 2 w' h (the constant r'r is the same for all)
     cost = torch.einsum("gi,nij,gj->ng", grid, gram, grid) - 2 * cross @ grid.T
     best = grid[cost.argmin(dim=1)]
+    steps = [weighted(best[groups].double(), cands) for cands, _, groups, *_ in kept]
     # the longest correction kept whole, per group: the trial limit with the least error
     linear_rmse = (base / count.clamp_min(1)).sqrt()
     trials = torch.as_tensor(CAP_MULTIPLES, dtype=torch.float64, device=xy.device)
     trial_sse = torch.zeros(n_groups, len(CAP_MULTIPLES), dtype=torch.float64, device=xy.device)
-    for cands, r, groups, *_, primary in kept:
+    for step, (_, r, groups, *_, primary) in zip(steps, kept, strict=True):
         if not primary:
             continue
-        step = sum(best[groups, i, None].double() * d for i, d in enumerate(cands))
         for j, m in enumerate(trials):
             e = r - capped(step, m * linear_rmse[groups])
             trial_sse[:, j].index_add_(0, groups, (e * e).sum(-1))
@@ -693,8 +696,7 @@ def calibrate(
     n_cells = n_groups * n_kp * 2
     a, b, rr = (torch.zeros(n_cells, dtype=torch.float64, device=xy.device) for _ in range(3))
     held_a, held_b, held_rr = (torch.zeros_like(a) for _ in range(3))
-    for cands, r, groups, cell, inp, hidden, primary in kept:
-        step = sum(best[groups, i, None].double() * d for i, d in enumerate(cands))
+    for step, (_, r, groups, cell, inp, hidden, primary) in zip(steps, kept, strict=True):
         step = capped(step, cap[groups].double())
         if geo.envelope is not None:  # estimates the body never showed go back to the bridge
             full = inp.bridged.clone()
@@ -906,9 +908,7 @@ def geometry_state(geo: Geometry) -> dict:
         "shrink": None if geo.shrink is None else geo.shrink.detach().cpu().tolist(),
         "motion_threshold": _finite_or_none(geo.motion_threshold),
         "envelope": None if geo.envelope is None else geo.envelope.detach().cpu().tolist(),
-        "cap": None
-        if geo.cap is None
-        else [c if math.isfinite(c) else None for c in geo.cap.tolist()],
+        "cap": None if geo.cap is None else [_finite_or_none(c) for c in geo.cap.tolist()],
     }
 
 
