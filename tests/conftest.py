@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -10,6 +14,20 @@ import pytest
 
 # one thread for every estimator whose n_jobs is left at None (tests share the cores)
 os.environ.setdefault("AEIMPUTE_NUM_THREADS", "1")
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(script: str) -> ModuleType:
+    """A script of ``benchmarks/`` as a module (``bench_<name>``; its folder importable)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    name = Path(script).stem
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 
 # small, fast settings for every test that does not measure accuracy
 FAST = {"width": 16, "n_blocks": 1, "max_iter": 20, "batch_size": 64}

@@ -1,25 +1,14 @@
 """The unseen-recordings keypoint benchmark: parts, per-gap errors, ratios to linear, report."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "bench_keypoint_recordings", ROOT / "benchmarks" / "keypoint_recordings.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("keypoint_recordings.py")
 
 
 def test_parts_are_disjoint_runs_of_frames(bench):

@@ -1,24 +1,13 @@
 """Smoke test of the keypoint benchmark script: it damages, repairs, scores, reports and plots."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "bench_keypoints", ROOT / "benchmarks" / "keypoints.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("keypoints.py")
 
 
 def test_gap_counts_respect_the_hidden_share(bench):

@@ -1,24 +1,11 @@
 """Smoke test of benchmarks/scale.py: children measure, the budget stops, the report is written."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pandas as pd
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "benchmarks" / "scale.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import load_benchmark
 
 
 def test_scale_benchmark_reports_time_memory_and_stops_at_the_budget(tmp_path):
-    bench = _load()
+    bench = load_benchmark("scale.py")
     assert bench.measure(["impute", "KNNImputer", "300", "4", "1", "0"], budget=0.01) is None
     argv = ["--rows", "300", "--cols", "4", "--memory-cols", "4", "--fit-rows", "400"]
     argv += ["--speed-rows", "1000", "--max-iter", "10", "--threads", "1"]

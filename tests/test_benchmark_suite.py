@@ -1,22 +1,13 @@
 """Smoke test of the benchmark script: it runs, scores, reports and plots."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_tabular", ROOT / "benchmarks" / "tabular.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("tabular.py")
 
 
 def test_suite_runs_and_reports(bench, tmp_path):
@@ -76,11 +67,7 @@ def test_user_data_file(bench, tmp_path):
 
 
 def test_step_time_table(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "bench_step_time", ROOT / "benchmarks" / "step_time.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("step_time.py")
     assert mod.step_ms(8, 16, 1, bfloat16=True, steps=2, batch=32) > 0
     mod.SHAPES = [(8, 16, 0), (8, 16, 1)]
     out = tmp_path / "steps.md"
