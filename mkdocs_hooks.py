@@ -10,7 +10,7 @@ import re
 
 from aeimpute.cli import help_text
 
-MARKER = re.compile(r"^<!-- aeimpute-help(?: (?P<command>[\w-]+))? -->$", re.MULTILINE)
+MARKER = re.compile(r"^<!-- aeimpute-help(?: (?P<command>[\w-]+(?: [\w-]+)?))? -->$", re.MULTILINE)
 
 
 def on_page_markdown(markdown: str, **_: object) -> str:

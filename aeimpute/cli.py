@@ -1,5 +1,7 @@
 """The ``aeimpute`` command line: fit, transform and fit-transform CSV and Parquet files.
 
+The ``pose`` commands for pose-tracking files live in :mod:`aeimpute.keypoints.cli`.
+
 Examples
 --------
 ::
@@ -30,11 +32,8 @@ import pandas as pd
 
 from aeimpute._files import atomic_path
 from aeimpute._validation import InputTypeError
+from aeimpute.command_line import InputError, command_line_terms
 from aeimpute.dask_frames import FIT_ROWS
-
-
-class InputError(Exception):
-    """A problem the user can fix (file, format, columns, options); exit code 2."""
 
 
 def _kind(path: Path) -> str:
@@ -385,35 +384,6 @@ def _check_argument_order(model: Path, data: Path) -> None:
         )
 
 
-#: how the library's messages name a setting (Python) -> how the command line names it
-_OPTION_WORDS = (
-    (r"all_missing='(\w+)'", r"--all-missing \1"),
-    (r"column_kinds=\{\.\.\.: '(\w+)'\}", r"""--column-kinds '{"COLUMN": "\1"}'"""),
-    (r"temporal=False", "--temporal off"),
-    (r"temporal=True", "--temporal on"),
-    (r"(linear|trees)=False", r"--\1 off"),
-    (r"precision='(\w+)'", r"--precision \1"),
-    (r"max_iter=(\d+)", r"--max-iter \1"),
-    (r"Imputer\.load\(path, device='(\w+)'\)", r"--device \1"),
-    (r"device='([\w:]+)'", r"--device \1"),
-)
-
-
-def command_line_terms(message: str) -> str:
-    """A library message with its Python settings named as command-line options.
-
-    Examples
-    --------
-    >>> command_line_terms("drop them or pass all_missing='keep' to return them")
-    'drop them or pass --all-missing keep to return them'
-    """
-    import re
-
-    for pattern, replacement in _OPTION_WORDS:
-        message = re.sub(pattern, replacement, message)
-    return message
-
-
 def _whole_columns(imputer: Any, out: pd.DataFrame) -> list:
     """Float columns the model treats as integers whose values are all whole numbers here."""
     import numpy as np
@@ -482,7 +452,7 @@ def _cmd_fit_transform(args: argparse.Namespace) -> None:
     _say_copied(df.columns, list(part.columns))
 
 
-COMMANDS = ("fit", "transform", "fit-transform", "bench")
+COMMANDS = ("fit", "transform", "fit-transform", "bench", "pose", "pose fit", "pose repair")
 
 
 def help_text(command: str | None = None, width: int = 90) -> str:
@@ -517,7 +487,8 @@ def _parser(
     p = argparse.ArgumentParser(
         prog="aeimpute",
         formatter_class=formatter_class,
-        description="Fill missing values in CSV and Parquet files with a denoising autoencoder.",
+        description="Fill missing values in CSV and Parquet files with a denoising autoencoder, "
+        "and repair pose-tracking files ('aeimpute pose').",
         epilog="Run 'aeimpute COMMAND --help' for the options of a command. Exit codes: 0 "
         "success, 2 a problem with the command or the input, 1 anything else.",
     )
@@ -634,7 +605,10 @@ def _parser(
         add_help=False,
     )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
-    return p, {"fit": fit, "transform": tr, "fit-transform": ft, "bench": bench}
+    from aeimpute.keypoints.cli import add_commands
+
+    pose = add_commands(sub, formatter_class)
+    return p, {"fit": fit, "transform": tr, "fit-transform": ft, "bench": bench, **pose}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -645,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(demo.main(argv[1:], prog="aeimpute bench") or 0)
     args = _parser()[0].parse_args(argv)
-    for name in ("batch_rows", "max_iter", "threads", "fit_rows"):
+    for name in ("batch_rows", "max_iter", "threads", "fit_rows", "max_gap", "window"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             option = "--" + name.replace("_", "-")
@@ -654,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         output = getattr(args, "output", None)
         if output is not None:  # before any work: fail fast on an output that cannot be written
-            if args.command != "fit":
+            if args.command in ("transform", "fit-transform"):  # tables, by extension
                 _kind(output)
             if not output.parent.exists():
                 raise InputError(f"{output}: the folder {output.parent} does not exist")

@@ -39,3 +39,27 @@ def test_pose_repair_example_repairs_a_file_writes_it_and_plots(tmp_path):
     repaired = read_pose(out)
     assert not np.isnan(repaired.xy).any()
     assert plot.stat().st_size > 1000
+
+
+def test_pose_folder_example_fits_on_one_folder_and_repairs_another(tmp_path):
+    from aeimpute.keypoints import PoseData, read_dlc, simulate_poses, write_dlc
+
+    for folder, seeds in (("train", (0, 1)), ("new", (2,))):
+        (tmp_path / folder).mkdir()
+        for seed in seeds:
+            xy = simulate_poses(n_frames=150, n_keypoints=4, random_state=seed)
+            xy[50:58, 0, 2] = np.nan
+            write_dlc(PoseData(xy, np.ones(xy.shape[:-1])), tmp_path / folder / f"s{seed}.csv")
+    bin_dir = str(Path(sys.executable).parent)
+    run = subprocess.run(
+        ["bash", str(EXAMPLES / "pose_folder.sh"), "train", "new", "out", "--window", "32",
+         "--max-iter", "10", "--threads", "1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "fitted on 2 file(s)" in run.stdout and "8 points repaired" in run.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "s2.csv", "s2.csv.repair.json", "setup.aeimpute",
+    ]  # fmt: skip
+    assert np.isfinite(read_dlc(tmp_path / "out" / "s2.csv").xy).all()

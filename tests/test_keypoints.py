@@ -196,7 +196,7 @@ def test_reader_errors(tmp_path):
         read_dlc(bad)
     slp = tmp_path / "p.slp"
     slp.write_bytes(b"")
-    with pytest.raises(ValueError, match="export an analysis file"):
+    with pytest.raises(ValueError, match="p.slp cannot be read as a SLEAP .slp file"):
         read_sleap(slp)
     txt = tmp_path / "p.txt"
     txt.write_text("x")
@@ -470,3 +470,11 @@ def test_summary_counts_what_transform_fills_and_labels_gap_lengths_in_words():
     assert (top.keypoint, top.first_frame, top.length, top.filled) == ("keypoint3", 350, 130, False)
     text = repr(report)
     assert "Longest gaps" in text and "9-16 frames" in text
+
+
+def test_simulate_poses_makes_recordings_shorter_than_its_turning_kernel():
+    from aeimpute.keypoints import simulate_poses
+
+    for n in (1, 10, 24, 25):
+        xy = simulate_poses(n_frames=n, n_keypoints=3, random_state=0)
+        assert xy.shape == (n, 1, 3, 2) and np.isfinite(xy).all()

@@ -14,8 +14,11 @@ from aeimpute.keypoints.io import (
     read_dlc,
     read_pose,
     read_sleap,
+    read_slp,
     write_dlc,
+    write_pose,
     write_sleap,
+    write_slp,
 )
 
 __all__ = [
@@ -24,9 +27,12 @@ __all__ = [
     "read_dlc",
     "read_pose",
     "read_sleap",
+    "read_slp",
     "simulate_poses",
     "write_dlc",
+    "write_pose",
     "write_sleap",
+    "write_slp",
 ]
 
 
@@ -77,9 +83,8 @@ def simulate_poses(
         # smooth speed of the gait cycle and of the walk
         rate = 0.15 + 0.1 * np.tanh(np.cumsum(rng.normal(scale=0.05, size=n_frames)))
         cycle = np.cumsum(rate)
-        heading = np.cumsum(
-            np.convolve(rng.normal(scale=0.02, size=n_frames), np.ones(25) / 25, "same")
-        )
+        turns = rng.normal(scale=0.02, size=max(n_frames, 25))  # at least the kernel's length
+        heading = np.cumsum(np.convolve(turns, np.ones(25) / 25, "same")[:n_frames])
         speed = 2.0 * (1 + np.sin(cycle / 7.0)) / 2
         step = speed[:, None] * np.column_stack([np.cos(heading), np.sin(heading)])
         centre = np.cumsum(step, axis=0) + rng.uniform(200, 400, size=2)

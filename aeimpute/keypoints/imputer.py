@@ -349,6 +349,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
 
                 label = f"recording {i} ({rec})"
                 rec = read_pose(rec)
+            elif isinstance(rec, PoseData) and rec.meta.get("source"):
+                label = f"recording {i} ({rec.meta['source']})"
             out.append((rec, conf, label))
         return out
 
@@ -581,13 +583,15 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         filled = np.zeros_like(missing)
         ind_of = {name: i for i, name in enumerate(individuals)}
         kp_of = {name: k for k, name in enumerate(keypoints)}
-        fills = []
+        fills, too_long = [], []
         for run in runs.itertuples():
             i, k = ind_of[run.individual], kp_of[run.keypoint]
-            ok = bool(present[i, k]) and (self.max_gap is None or run.length <= self.max_gap)
+            too_long.append(self.max_gap is not None and run.length > self.max_gap)
+            ok = bool(present[i, k]) and not too_long[-1]
             filled[run.first_frame : run.first_frame + run.length, i, k] = ok
             fills.append(ok)
-        runs["filled"] = fills
+        runs["filled"] = np.asarray(fills, dtype=bool)
+        runs["too_long"] = np.asarray(too_long, dtype=bool)
         group_of = gap_group(runs["length"].to_numpy()) if len(runs) else np.zeros(0, int)
         return summary.build(
             runs, missing, filled, keypoints, gap_labels(), group_of,

@@ -1,9 +1,11 @@
-"""Pose-tracking files in and out: DeepLabCut (CSV, H5) and SLEAP analysis H5.
+"""Pose-tracking files in and out: DeepLabCut and Lightning Pose (CSV, H5), SLEAP (H5, .slp).
 
 Every reader returns a :class:`PoseData`, which :class:`aeimpute.KeypointImputer`
 accepts directly; every writer takes one back, so a repaired file can go
-straight back into the user's pipeline. H5 support needs the optional extra
-``aeimpute[keypoints]`` (h5py for SLEAP, PyTables for DeepLabCut's pandas H5).
+straight back into the user's pipeline (:func:`write_pose` writes a pose in
+the format it was read from). H5 support needs the optional extra
+``aeimpute[keypoints]`` (h5py for SLEAP, PyTables for DeepLabCut's pandas H5);
+SLEAP project files (``.slp``) the extra ``aeimpute[sleap]`` (sleap-io).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ __all__ = [
     "read_pose",
     "read_dlc",
     "read_sleap",
+    "read_slp",
     "write_dlc",
+    "write_pose",
     "write_sleap",
+    "write_slp",
 ]
 
 _DLC_LEVELS_SINGLE = ["scorer", "bodyparts", "coords"]
@@ -185,14 +190,14 @@ class PoseData:
         return cls(xy, keypoint_names=kps, individual_names=inds, **kwargs)
 
 
-def _need(module: str, what: str) -> Any:
+def _need(module: str, what: str, extra: str = "keypoints") -> Any:
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as err:
         raise ImportError(
-            f"{what} needs the optional package '{module}': pip install 'aeimpute[keypoints]'"
+            f"{what} needs the optional package '{module}': pip install 'aeimpute[{extra}]'"
         ) from err
 
 
@@ -292,6 +297,7 @@ def _from_dlc_frame(frame: pd.DataFrame, name: str) -> PoseData:
         conf[~np.isfinite(xy).all(-1)] = np.nan
     meta = {
         "format": "dlc",
+        "source": name,
         "scorer": scorer,
         "multi_animal": multi,
         "columns": [list(map(str, c)) for c in cols],
@@ -416,8 +422,7 @@ def read_sleap(path: str | os.PathLike) -> PoseData:
     ----------
     path : str or path
         An ``.h5`` analysis file with a ``tracks`` dataset. A ``.slp``
-        project file is not read: export the analysis file from SLEAP
-        (or ``sleap-convert --format analysis``) first.
+        project file is handed to :func:`read_slp` (needs sleap-io).
 
     Returns
     -------
@@ -436,10 +441,7 @@ def read_sleap(path: str | os.PathLike) -> PoseData:
     """
     p = _existing(path)
     if p.suffix.lower() == ".slp":
-        raise ValueError(
-            f"{p} is a SLEAP project file; export an analysis file first "
-            "(SLEAP: File > Export Analysis HDF5, or sleap-convert --format analysis)"
-        )
+        return read_slp(p)
     h5py = _need("h5py", "reading SLEAP analysis files")
     try:
         fh = h5py.File(p, "r")
@@ -467,19 +469,22 @@ def read_sleap(path: str | os.PathLike) -> PoseData:
                 fps = float(np.asarray(fh.attrs[key]).ravel()[0])
     if len(names) != xy.shape[1]:
         names = [f"track_{j}" for j in range(xy.shape[1])]
-    meta = {"format": "sleap"}
+    meta = {"format": "sleap", "source": str(p)}
     if occupancy is not None:
         meta["track_occupancy"] = np.asarray(occupancy)
     return PoseData(xy, conf, nodes, names, fps=fps, meta=meta)
 
 
-def write_sleap(pose: PoseData, path: str | os.PathLike) -> None:
+def write_sleap(
+    pose: PoseData, path: str | os.PathLike, imputed_confidence: float | None = None
+) -> None:
     """Write ``pose`` as a SLEAP analysis HDF5 file (classic column-major layout).
 
     Datasets ``tracks``, ``point_scores`` (when there is a confidence),
     ``track_occupancy``, ``node_names`` and ``track_names``, laid out as SLEAP
     writes them, so tools that read SLEAP analysis files read this one. The
-    file is written atomically.
+    file is written atomically. ``imputed_confidence``, when given, is the
+    score written for imputed points (by default they keep theirs).
     """
     h5py = _need("h5py", "writing SLEAP analysis files")
     p = Path(path)
@@ -488,8 +493,9 @@ def write_sleap(pose: PoseData, path: str | os.PathLike) -> None:
     with atomic_path(p) as tmp, h5py.File(tmp, "w") as fh:
         fh.create_dataset("tracks", data=tracks, compression="gzip")
         if pose.confidence is not None:
+            scores = _confidence_out(pose, imputed_confidence)
             fh.create_dataset(
-                "point_scores", data=np.transpose(pose.confidence, (1, 2, 0)), compression="gzip"
+                "point_scores", data=np.transpose(scores, (1, 2, 0)), compression="gzip"
             )
         fh.create_dataset("track_occupancy", data=occupancy)
         fh.create_dataset("node_names", data=np.array([n.encode() for n in pose.keypoint_names]))
@@ -498,14 +504,178 @@ def write_sleap(pose: PoseData, path: str | os.PathLike) -> None:
             fh.attrs["fps"] = float(pose.fps)
 
 
+# ---------------------------------------------------------------- SLEAP project files (.slp)
+
+
+def _labels(path: Path) -> Any:
+    """The sleap-io ``Labels`` of a ``.slp`` file, a read failure as a ValueError naming it."""
+    sio = _need("sleap_io", "reading SLEAP .slp files", extra="sleap")
+    try:
+        return sio.load_slp(str(path))
+    except (OSError, KeyError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"{path} cannot be read as a SLEAP .slp file ({err})") from err
+
+
+def read_slp(path: str | os.PathLike, video: int | None = None) -> PoseData:
+    """Read the tracked predictions of a SLEAP project file (``.slp``) with sleap-io.
+
+    Parameters
+    ----------
+    path : str or path
+        A ``.slp`` labels file with tracked instances (SLEAP's tracker assigns
+        each instance to a track; a single-animal project needs none).
+    video : int, optional
+        Which video of the file to read; needed when it holds several.
+
+    Returns
+    -------
+    PoseData
+        Tracks as individuals, the skeleton's nodes as keypoints, the point
+        scores as ``confidence``. User-labelled instances take the place of
+        predictions of the same track. :func:`write_slp` writes a repaired
+        pose back into a copy of the same file.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> pose = PoseData(np.arange(24.0).reshape(3, 2, 2, 2), np.ones((3, 2, 2)),
+    ...                 keypoint_names=["head", "tail"], individual_names=["a", "b"])
+    >>> path = os.path.join(tempfile.mkdtemp(), "flies.slp")
+    >>> write_slp(pose, path)
+    >>> back = read_slp(path)
+    >>> back.individual_names, bool(np.array_equal(back.xy, pose.xy))
+    (['a', 'b'], True)
+    """
+    p = _existing(path)
+    labels = _labels(p)
+    n_videos = len(labels.videos)
+    if n_videos == 0:
+        raise ValueError(f"{p} holds no video")
+    if video is None:
+        if n_videos > 1:
+            raise ValueError(f"{p} holds {n_videos} videos; pass video=0..{n_videos - 1}")
+        video = 0
+    elif not 0 <= video < n_videos:
+        raise ValueError(f"{p} holds {n_videos} video(s); video={video} is out of range")
+    if len(labels.skeletons) != 1:
+        raise ValueError(f"{p} has {len(labels.skeletons)} skeletons; one is supported")
+    arr = np.asarray(labels.numpy(video=video, return_confidence=True), dtype=np.float64)
+    if arr.ndim != 4 or arr.shape[1] == 0:
+        raise ValueError(f"{p} has no tracked instances; run SLEAP's tracker first")
+    xy, conf = arr[..., :2], arr[..., 2]
+    conf[~np.isfinite(xy).all(-1)] = np.nan
+    tracks = [t.name for t in labels.tracks]
+    names = tracks if len(tracks) == xy.shape[1] else []
+    nodes = [n.name for n in labels.skeleton.nodes]
+    meta = {"format": "slp", "source": str(p), "video": video}
+    return PoseData(xy, conf, nodes, names, meta=meta)
+
+
+def write_slp(
+    pose: PoseData, path: str | os.PathLike, imputed_confidence: float | None = None
+) -> None:
+    """Write ``pose`` as a SLEAP project file (``.slp``) with sleap-io.
+
+    A pose read with :func:`read_slp` is written into a copy of its source
+    file (videos, skeleton, tracks, provenance and every other frame kept),
+    with its instances' points replaced by ``pose.xy``; instances are added
+    where a track had none in a frame but now has points. Any other pose
+    becomes a new file with one video (no file name), a skeleton of its
+    keypoints and a track per individual. Written atomically.
+
+    Parameters
+    ----------
+    pose : PoseData
+    path : str or path
+    imputed_confidence : float, optional
+        Score written for imputed points; by default they keep theirs.
+    """
+    sio = _need("sleap_io", "writing SLEAP .slp files", extra="sleap")
+    p = Path(path)
+    if p.suffix.lower() != ".slp":
+        raise ValueError(f"{p}: SLEAP project files end in .slp, not '{p.suffix}'")
+    conf = _confidence_out(pose, imputed_confidence)
+    arr = np.concatenate([pose.xy, conf[..., None]], axis=-1)
+    meta = pose.meta if pose.meta.get("format") == "slp" else {}
+    source = meta.get("source")
+    if source is not None and Path(source).exists():
+        labels = _labels(Path(source))
+        tracks = [t for t in labels.tracks if t.name in pose.individual_names] or None
+        video = labels.videos[meta.get("video", 0)]
+        labels.update_from_numpy(arr, video=video, tracks=tracks)
+        for frame in labels.labeled_frames:  # sleap-io leaves filled points marked invisible
+            if frame.video is video:
+                for instance in frame.instances:
+                    points = instance.points
+                    points["visible"] = np.isfinite(points["xy"]).all(axis=-1)
+    else:
+        skeleton = sio.Skeleton(list(pose.keypoint_names))
+        labels = sio.Labels.from_numpy(
+            arr, videos=[sio.Video(filename=f"{p.stem}.mp4")], skeletons=skeleton,
+            tracks=[sio.Track(name) for name in pose.individual_names], return_confidence=True,
+        )  # fmt: skip
+    with atomic_path(p) as tmp:
+        slp = f"{tmp}.slp"  # sleap-io writes by extension
+        try:
+            sio.save_slp(labels, slp)
+            os.replace(slp, tmp)
+        finally:
+            if os.path.exists(slp):
+                os.remove(slp)
+
+
 # ---------------------------------------------------------------- dispatch
+
+
+POSE_SUFFIXES = (".csv", ".h5", ".hdf5", ".slp")
+
+
+def write_pose(
+    pose: PoseData, path: str | os.PathLike, imputed_confidence: float | None = None
+) -> None:
+    """Write ``pose`` in the format its extension and origin say (the inverse of :func:`read_pose`).
+
+    ``.csv`` is written as DeepLabCut (the layout Lightning Pose also uses);
+    ``.h5`` as a SLEAP analysis file when the pose was read from one, else as
+    DeepLabCut's pandas H5; ``.slp`` as a SLEAP project file.
+
+    Parameters
+    ----------
+    pose : PoseData
+    path : str or path
+    imputed_confidence : float, optional
+        Confidence (likelihood, score) written for imputed points; by
+        default they keep the one they had.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> pose = PoseData(np.arange(12.0).reshape(3, 1, 2, 2), np.ones((3, 1, 2)))
+    >>> path = os.path.join(tempfile.mkdtemp(), "tracks.csv")
+    >>> write_pose(pose, path)
+    >>> bool(np.array_equal(read_pose(path).xy, pose.xy))
+    True
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".slp":
+        write_slp(pose, p, imputed_confidence)
+    elif suffix in (".h5", ".hdf5") and pose.meta.get("format") == "sleap":
+        write_sleap(pose, p, imputed_confidence)
+    elif suffix in (".csv", ".h5", ".hdf5"):
+        write_dlc(pose, p, imputed_confidence)
+    else:
+        raise ValueError(
+            f"{p}: unknown pose file type '{p.suffix}' (expected {', '.join(POSE_SUFFIXES)})"
+        )
 
 
 def read_pose(path: str | os.PathLike) -> PoseData:
     """Read any supported pose file, telling DeepLabCut and SLEAP H5 apart by content.
 
-    ``.csv`` is read as DeepLabCut; ``.h5`` as SLEAP analysis when it has a
-    ``tracks`` dataset and as DeepLabCut otherwise.
+    ``.csv`` is read as DeepLabCut (Lightning Pose writes the same layout);
+    ``.h5`` as SLEAP analysis when it has a ``tracks`` dataset and as
+    DeepLabCut otherwise; ``.slp`` as a SLEAP project file (:func:`read_slp`).
     """
     p = _existing(path)
     suffix = p.suffix.lower()
@@ -520,5 +690,7 @@ def read_pose(path: str | os.PathLike) -> PoseData:
             raise ValueError(f"{p} is not an HDF5 file ({err})") from err
         return read_sleap(p) if is_sleap else read_dlc(p)
     if suffix == ".slp":
-        return read_sleap(p)
-    raise ValueError(f"{p}: unknown pose file type '{p.suffix}' (expected .csv, .h5 or .slp)")
+        return read_slp(p)
+    raise ValueError(
+        f"{p}: unknown pose file type '{p.suffix}' (expected {', '.join(POSE_SUFFIXES)})"
+    )

@@ -10,7 +10,7 @@ from the training data. No torch here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -86,11 +86,48 @@ class KeypointSummary:
         The longest gaps (at most ``LONGEST``): individual, keypoint, first
         frame, length, whether it touches an end of the recording, and
         whether it was filled.
+    runs : DataFrame
+        Every gap, with the columns of ``longest`` and ``too_long`` (left
+        because longer than ``max_gap``); not printed.
     """
 
     keypoints: pd.DataFrame
     gap_lengths: pd.DataFrame
     longest: pd.DataFrame
+    runs: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def totals(self) -> dict:
+        """The repair in a few numbers (the command line's per-file report).
+
+        Returns
+        -------
+        dict
+            ``points_missing``, ``points_repaired``, ``points_left``,
+            ``gaps``, ``gaps_repaired``, ``longest_gap_repaired`` (frames, 0
+            when none), ``gaps_left_longer_than_max_gap`` and
+            ``longest_gap_left`` (0 when none).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> runs = pd.DataFrame({"length": [3, 40], "filled": [True, False],
+        ...                      "too_long": [False, True]})
+        >>> per_kp = pd.DataFrame({"missing": [43], "filled": [3], "left": [40]})
+        >>> KeypointSummary(per_kp, pd.DataFrame(), runs, runs).totals()["longest_gap_left"]
+        40
+        """
+        runs = self.runs
+        done, left = runs[runs["filled"]], runs[~runs["filled"]]
+        return {
+            "points_missing": int(self.keypoints["missing"].sum()),
+            "points_repaired": int(self.keypoints["filled"].sum()),
+            "points_left": int(self.keypoints["left"].sum()),
+            "gaps": len(runs),
+            "gaps_repaired": len(done),
+            "longest_gap_repaired": int(done["length"].max()) if len(done) else 0,
+            "gaps_left_longer_than_max_gap": int(runs["too_long"].sum()),
+            "longest_gap_left": int(left["length"].max()) if len(left) else 0,
+        }
 
     def __repr__(self) -> str:
         width = terminal_width()
@@ -117,7 +154,8 @@ def build(
 ) -> KeypointSummary:
     """The summary of one recording from its gaps, what was filled and the fit's calibration.
 
-    ``group_of`` gives each run's gap-length group (an index into ``labels``);
+    ``runs`` lists every gap with ``filled`` and ``too_long`` (longer than
+    ``max_gap``); ``group_of`` gives each run's gap-length group (an index into ``labels``);
     ``calibration`` maps each label to ``{"points", "linear_px", "blended_px"}``.
     """
     per_kp = pd.DataFrame(
@@ -145,4 +183,5 @@ def build(
         index=pd.Index(labels, name="gap length"),
     )
     longest = runs.sort_values(["length", "first_frame"], ascending=[False, True]).head(LONGEST)
-    return KeypointSummary(per_kp, lengths, longest.reset_index(drop=True))
+    shown = [c for c in runs.columns if c != "too_long"]
+    return KeypointSummary(per_kp, lengths, longest[shown].reset_index(drop=True), runs)

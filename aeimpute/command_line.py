@@ -1,0 +1,49 @@
+"""What the table and pose commands share: the error a user can fix, and how options are named.
+
+The library's messages name settings as Python does (``max_iter=200``); on the
+command line the same message names the option (``--max-iter 200``).
+"""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """A problem the user can fix (file, format, columns, options); exit code 2."""
+
+
+#: how the library's messages name a setting (Python) -> how the command line names it
+_OPTION_WORDS = (
+    (r"all_missing='(\w+)'", r"--all-missing \1"),
+    (r"column_kinds=\{\.\.\.: '(\w+)'\}", r"""--column-kinds '{"COLUMN": "\1"}'"""),
+    (r"temporal=False", "--temporal off"),
+    (r"temporal=True", "--temporal on"),
+    (r"(linear|trees)=False", r"--\1 off"),
+    (r"precision='(\w+)'", r"--precision \1"),
+    (r"max_iter=(\d+)", r"--max-iter \1"),
+    (r"KeypointImputer\(window=(\d+)\)", r"--window \1"),
+    (r"window=(\d+)", r"--window \1"),
+    (
+        r"confidence_threshold=(\S+) is set but no confidence was given; pass confidence=\.\.\. "
+        r"or set confidence_threshold=None",
+        r"--confidence-threshold \1 is set but there are no point scores to compare with",
+    ),
+    (r"\bxy has (\d+) keypoints", r"the file has \1 keypoints"),
+    (r"\bxy has (\d+) frames \(the longest recording\)", r"the longest file has \1 frames"),
+    (r"Imputer\.load\(path, device='(\w+)'\)", r"--device \1"),
+    (r"device='([\w:]+)'", r"--device \1"),
+)
+
+
+def command_line_terms(message: str) -> str:
+    """A library message with its Python settings named as command-line options.
+
+    Examples
+    --------
+    >>> command_line_terms("drop them or pass all_missing='keep' to return them")
+    'drop them or pass --all-missing keep to return them'
+    """
+    import re
+
+    for pattern, replacement in _OPTION_WORDS:
+        message = re.sub(pattern, replacement, message)
+    return message
