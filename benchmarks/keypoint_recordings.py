@@ -99,13 +99,16 @@ def as_tracked(pose, reliable):
     return pose.with_xy(np.where(reliable[..., None], pose.xy, np.nan))
 
 
-def per_gap(dist: np.ndarray, gaps: pd.DataFrame) -> pd.DataFrame:
-    """Each gap's pixel RMSE over its points."""
+def per_gap(dist: np.ndarray, gaps: pd.DataFrame, radius: np.ndarray | None = None) -> pd.DataFrame:
+    """Each gap's pixel RMSE over its points and, with error bars ``radius``, how many of its
+    points lie inside them (NaN without)."""
     rows = []
     for g in gaps.itertuples():
-        d = dist[g.start : g.start + g.length, g.individual, list(g.keypoints)]
-        rows.append({"gap": g.gap, "length": g.length, "kind": g.kind,
-                     "points": d.size, "gap_px": float(np.sqrt(np.mean(d**2)))})  # fmt: skip
+        where = (slice(g.start, g.start + g.length), g.individual, list(g.keypoints))
+        d = dist[where]
+        covered = np.nan if radius is None else float(np.sum(d <= radius[where]))
+        rows.append({"gap": g.gap, "length": g.length, "kind": g.kind, "points": d.size,
+                     "gap_px": float(np.sqrt(np.mean(d**2))), "covered": covered})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -146,14 +149,16 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
             fits[OTHERS] = KeypointImputer(**kw).fit(others)
             others_s = time.perf_counter() - t0
             outs = {m: fn(damaged, seed) for m, fn in baselines.items()}
+            radii = {}
             for m, imp in fits.items():
-                outs[m] = imp.transform(damaged).xy
+                repaired = imp.transform(damaged)
+                outs[m], radii[m] = repaired.xy, repaired.uncertainty
                 outs[m + UNGUARDED] = imp.set_params(guard=False).transform(damaged).xy
             seen = np.isfinite(damaged.xy).all(-1)
             for m, out in outs.items():
                 assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
                 dist = np.linalg.norm(out - pose.xy, axis=-1)
-                table = per_gap(dist, gaps).assign(setup=setup, part=i, method=m)
+                table = per_gap(dist, gaps, radii.get(m)).assign(setup=setup, part=i, method=m)
                 table["fit_s"] = {OWN: own_s, OTHERS: others_s}.get(m, np.nan)
                 rows.append(table)
             log(f"{setup} part {i}: {len(gaps)} gaps; fits {own_s:.0f} s (own), "
@@ -166,16 +171,46 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
 
     def stats(g: pd.DataFrame) -> pd.Series:
         rmse = np.sqrt(np.sum(g.points * g.gap_px**2) / g.points.sum())
+        coverage = g.covered.sum() / g.points.sum() if g.covered.notna().all() else np.nan
         return pd.Series({"gaps": len(g), "rmse": rmse, "median": g.gap_px.median(),
-                          "p95": g.gap_px.quantile(0.95)})  # fmt: skip
+                          "p95": g.gap_px.quantile(0.95), "coverage": coverage})  # fmt: skip
 
+    if "covered" not in results:  # results written before error bars existed
+        results = results.assign(covered=np.nan)
     keys = ["setup", "part", "kind", "length", "method"]
-    out = results.groupby(keys, sort=False)[["points", "gap_px"]].apply(stats).reset_index()
+    cols = ["points", "gap_px", "covered"]
+    out = results.groupby(keys, sort=False)[cols].apply(stats).reset_index()
     lin = out[out.method == "linear"].set_index(keys[:-1])
     ref = lin.reindex(pd.MultiIndex.from_frame(out[keys[:-1]]))
     for col in ("rmse", "median", "p95"):
         out[f"{col}_ratio"] = out[col].to_numpy() / ref[col].to_numpy()
     return out
+
+
+def coverage_table(summary: pd.DataFrame) -> str:
+    """Share of hidden points inside their 90% error bars, per recording and gap length."""
+    have = summary[summary.coverage.notna()] if "coverage" in summary else summary.iloc[:0]
+    if have.empty:
+        return ""
+    cols = [(k, n) for k in ("single", "block") for n in LENGTHS]
+    lines = ["Error bars (`PoseData.uncertainty`, 90% intervals): share of the hidden points "
+             "inside them (target 0.85-0.95)\n",
+             "| recording | fit | " + " | ".join(f"{k} {n} fr" for k, n in cols) + " |",
+             "|---|---|" + "---:|" * len(cols)]  # fmt: skip
+    for method in (OWN, OTHERS):
+        s = have[have.method == method]
+        label = "own" if method == OWN else "other recordings"
+        for (setup, part), g in s.groupby(["setup", "part"], sort=False):
+            cells = []
+            for k, n in cols:
+                r = g[(g.kind == k) & (g.length == n)]
+                cells.append("–" if r.empty else f"{r.coverage.iloc[0]:.2f}")
+            lines.append(f"| {setup} {part + 1} | {label} | " + " | ".join(cells) + " |")
+        for name, how in (("lowest", "min"), ("highest", "max")):
+            agg = s.groupby(["kind", "length"])["coverage"].agg(how)
+            cells = [f"**{agg.loc[c]:.2f}**" if c in agg.index else "–" for c in cols]
+            lines.append(f"| **{name}** | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def tables(summary: pd.DataFrame) -> str:
@@ -202,6 +237,7 @@ def tables(summary: pd.DataFrame) -> str:
                      if c in agg.index else "–" for c in cols]  # fmt: skip
             parts_.append(f"| **{label}** | " + " | ".join(cells) + " |")
         parts_.append("")
+    parts_.append(coverage_table(summary))
     parts_.append("Pixels, every method: RMSE / median / 95th percentile of per-gap errors "
                   "(single-keypoint gaps)\n")  # fmt: skip
     methods = list(dict.fromkeys(summary.method))

@@ -299,8 +299,8 @@ def test_repair_in_chunks_equals_one_pass(poses):
     imp = KeypointImputer(**FAST).fit(damaged)
     obs = np.isfinite(damaged).all(-1)
     xy, mask = model._series(damaged, obs, "cpu")
-    whole, gap_whole = model.repair(imp._net, xy, mask, imp._geometry, chunk=10_000)
-    parts, gap_parts = model.repair(imp._net, xy, mask, imp._geometry, chunk=37)
+    whole, gap_whole, _ = model.repair(imp._net, xy, mask, imp._geometry, chunk=10_000)
+    parts, gap_parts, _ = model.repair(imp._net, xy, mask, imp._geometry, chunk=37)
     torch.testing.assert_close(whole, parts, rtol=1e-4, atol=1e-3)
     assert torch.equal(gap_whole, gap_parts)
 

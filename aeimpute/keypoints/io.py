@@ -60,6 +60,10 @@ class PoseData:
     meta : dict
         Format details a writer needs to reproduce the source file (DeepLabCut
         scorer, frame index and column set; SLEAP track occupancy).
+    uncertainty : ndarray of shape (frames, individuals, keypoints), optional
+        Error bar of each repaired point (set by ``transform``): the radius in
+        pixels of the circle around it that should hold the true point 9
+        times in 10; NaN for points not repaired.
 
     Examples
     --------
@@ -78,6 +82,7 @@ class PoseData:
     fps: float | None = None
     imputed: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    uncertainty: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xy = np.asarray(self.xy, dtype=np.float64)
@@ -98,6 +103,13 @@ class PoseData:
             self.imputed = np.asarray(self.imputed, dtype=bool)
             if self.imputed.shape != (f, i, k):
                 raise ValueError(f"PoseData.imputed must have shape {(f, i, k)}")
+        if self.uncertainty is not None:
+            self.uncertainty = np.asarray(self.uncertainty, dtype=np.float64)
+            if self.uncertainty.shape != (f, i, k):
+                raise ValueError(
+                    f"PoseData.uncertainty must have shape {(f, i, k)}; "
+                    f"got {self.uncertainty.shape}"
+                )
         self.keypoint_names = [str(n) for n in self.keypoint_names] or [
             f"keypoint{j}" for j in range(k)
         ]
@@ -150,9 +162,16 @@ class PoseData:
     def n_keypoints(self) -> int:
         return self.xy.shape[2]
 
-    def with_xy(self, xy: np.ndarray, imputed: np.ndarray | None = None) -> PoseData:
-        """A copy with new positions (and imputed mask); everything else shared."""
-        return replace(self, xy=np.array(xy, dtype=np.float64), imputed=imputed)
+    def with_xy(
+        self,
+        xy: np.ndarray,
+        imputed: np.ndarray | None = None,
+        uncertainty: np.ndarray | None = None,
+    ) -> PoseData:
+        """A copy with new positions (imputed mask, error bars); everything else shared."""
+        return replace(
+            self, xy=np.array(xy, dtype=np.float64), imputed=imputed, uncertainty=uncertainty
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Positions as a DataFrame with columns (individual, keypoint, x/y).

@@ -128,6 +128,12 @@ class Geometry:
     #: (keypoints, 2 axes, low/high): where each keypoint was seen in the upright body frame,
     #: widened; an estimate outside falls back to the linear bridge. None: no bound
     envelope: torch.Tensor | None = None
+    #: (radius groups, keypoints, positions): radius in pixels of the circle around a
+    #: repaired point that held the true point on ``ERROR_LEVEL`` of held-back points (see
+    #: ``error_radius``); None: not calibrated
+    radius: torch.Tensor | None = None
+    #: within a radius group, the radius grows as (gap length / group's shortest) ** (power / 2)
+    radius_power: float = 1.0
 
     def to(self, device) -> Geometry:
         """A copy with every tensor on ``device``."""
@@ -144,6 +150,7 @@ class Geometry:
             shrink=move(self.shrink),
             envelope=move(self.envelope),
             cap=move(self.cap),
+            radius=move(self.radius),
         )
 
 
@@ -181,11 +188,12 @@ class Inputs:
     cubic: torch.Tensor  # (batch, time, keypoints, 2): cubic Hermite bridges, pixels
     centre: torch.Tensor  # (batch, time, 2): centre of the frame's keypoints, pixels
     motion: torch.Tensor  # (batch, time): mean speed of the observed keypoints / scale
+    depth: torch.Tensor  # long (batch, time, keypoints): frames to the nearest observation
 
     def window(self, a: int, z: int) -> Inputs:
         """The frames ``a:z`` of every series."""
         fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed", "cubic",
-                  "centre", "motion")  # fmt: skip
+                  "centre", "motion", "depth")  # fmt: skip
         return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
 
 
@@ -231,6 +239,7 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     turn = torch.diff(angle, dim=1, prepend=angle[:, :1])
     turn = torch.remainder(turn + math.pi, 2 * math.pi) - math.pi
     before, after = br.distances()
+    depth = torch.minimum(before, after)[..., ::2]
     before = before[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
     after = after[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
     if geo.shape is not None:
@@ -257,7 +266,7 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     cubic = torch.where(torch.isfinite(cubic), cubic, lin)
     motion = frame_motion(xy, mask) / geo.scale
     return Inputs(feats, lin, gap, cos[..., None], sin[..., None], shaped, placed, cubic,
-                  centre, motion)  # fmt: skip
+                  centre, motion, depth)  # fmt: skip
 
 
 def frame_motion(xy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -602,6 +611,128 @@ def envelope(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> torch.Tenso
     return out
 
 
+#: share of held-back repaired points inside their error radius (a 90% interval)
+ERROR_LEVEL = 0.9
+#: points of the whole gap-length group a (keypoint) or (depth) cell's mean square error is
+#: pulled toward: a cell with few held-back points borrows from its group
+RADIUS_PRIOR_POINTS = 20.0
+
+
+def _sums(
+    values: torch.Tensor, index: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum and count of ``values`` per ``index`` (``size`` cells)."""
+    total = torch.zeros(size, dtype=values.dtype, device=values.device)
+    count = torch.zeros_like(total)
+    return total.index_add_(0, index, values), count.index_add_(0, index, torch.ones_like(values))
+
+
+#: lower edges of the gap-length groups of the error radii (finer than the blend's: within a
+#: group, the error still grows with the gap's length)
+RADIUS_EDGES = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64)
+#: parts of a gap by distance to its nearest observation: outer, middle and central third
+N_POSITIONS = 3
+
+
+def radius_cells(inp: Inputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each point's radius group (by gap length) and position in its gap (0 outer .. 2 centre)."""
+    edges = torch.as_tensor(RADIUS_EDGES, device=inp.gap.device)
+    group = (torch.bucketize(inp.gap.clamp_min(1), edges, right=True) - 1).clamp(
+        0, len(RADIUS_EDGES) - 1
+    )
+    half = ((inp.gap + 1) // 2).clamp_min(1)  # the deepest point of a gap
+    position = (inp.depth.double() / half * N_POSITIONS).ceil().long().clamp(1, N_POSITIONS) - 1
+    return group, position
+
+
+def stretch(length: torch.Tensor, group: torch.Tensor, power: float) -> torch.Tensor:
+    """How much larger errors are at gap ``length`` than at its radius group's shortest length."""
+    shortest = torch.as_tensor(RADIUS_EDGES, device=length.device, dtype=torch.float64)[group]
+    return (length.clamp_min(1).double() / shortest) ** (power / 2)
+
+
+def length_power(err: torch.Tensor, length: torch.Tensor) -> float:
+    """The power ``b`` of ``mean square error ~ gap length ** b`` (least squares on logs).
+
+    Over the gap lengths with at least 10 points, weighted by their points;
+    clamped to [0, 4]; 1 (a random walk's) with fewer than two such lengths.
+    """
+    length = length.clamp_min(1)
+    total = torch.bincount(length, weights=err.double() ** 2)
+    count = torch.bincount(length).double()
+    ok = count >= 10
+    if int(ok.sum()) < 2:
+        return 1.0
+    x = torch.log(torch.arange(len(count), device=err.device, dtype=torch.float64)[ok])
+    y = torch.log((total[ok] / count[ok]).clamp_min(1e-12))
+    w = count[ok] / count[ok].sum()
+    xm, ym = (w * x).sum(), (w * y).sum()
+    slope = (w * (x - xm) * (y - ym)).sum() / (w * (x - xm) ** 2).sum().clamp_min(1e-12)
+    return float(slope.clamp(0.0, 4.0))
+
+
+def error_radius(
+    err: torch.Tensor,
+    group: torch.Tensor,
+    keypoint: torch.Tensor,
+    position: torch.Tensor,
+    length: torch.Tensor,
+    n_keypoints: int,
+    level: float = ERROR_LEVEL,
+) -> tuple[torch.Tensor, float]:
+    """Radii (pixels) per (radius group, keypoint, position) holding ``level`` of the errors.
+
+    ``err`` is the distance between each held-back point's repair and the
+    true point; ``group``, ``keypoint``, ``position`` (see
+    :func:`radius_cells`) and ``length`` (of its gap) say where it sits.
+    Errors are first brought to their group's shortest gap length with
+    :func:`length_power`'s power law (within a group, longer gaps still do
+    worse). A point's expected size of error is then the root mean square
+    of its group's errors for its keypoint times a factor for its position
+    in the gap (each cell pulled toward its group when it has few points);
+    the radius is that size times the ``level`` quantile of the errors
+    divided by their size, per group (split conformal prediction with a
+    normalised score). Groups without points get NaN. Returns the radii
+    and the power (see :func:`stretch`).
+    """
+    n_groups = len(RADIUS_EDGES)
+    power = length_power(err, length)
+    err = err.double() / stretch(length, group, power)
+    sq = err**2
+    total, count = _sums(sq, group, n_groups)
+    group_ms = total / count.clamp_min(1)
+
+    def shrunk(cell: torch.Tensor, per_group: int) -> torch.Tensor:
+        """Mean square per (group, cell), pulled toward the group's."""
+        total, count = _sums(sq, group * per_group + cell, n_groups * per_group)
+        toward = group_ms.repeat_interleave(per_group)
+        mean = (total + RADIUS_PRIOR_POINTS * toward) / (count + RADIUS_PRIOR_POINTS)
+        return mean.reshape(n_groups, per_group)
+
+    per_kp, per_position = shrunk(keypoint, n_keypoints), shrunk(position, N_POSITIONS)
+    factor = per_position / group_ms.clamp_min(1e-12)[:, None]  # (groups, positions)
+    size = (per_kp[:, :, None] * factor[:, None, :]).sqrt()  # (groups, keypoints, positions)
+    score = err.double() / size[group, keypoint, position].clamp_min(1e-12)
+    radius = torch.full_like(size, float("nan"))
+    for g in range(n_groups):
+        scores = score[group == g]
+        if len(scores) == 0:
+            continue
+        # the finite-sample quantile of split conformal prediction
+        q = min(1.0, math.ceil((len(scores) + 1) * level) / len(scores))
+        radius[g] = torch.quantile(scores, q) * size[g]
+    return radius.float(), power
+
+
+def radius_of(inp: Inputs, geo: Geometry) -> torch.Tensor:
+    """The error radius (pixels) of each point ``(batch, time, keypoints)``; NaN without one."""
+    if geo.radius is None:
+        return torch.full(inp.gap.shape, float("nan"), device=inp.gap.device)
+    k = torch.arange(inp.gap.shape[-1], device=inp.gap.device).expand_as(inp.gap)
+    group, position = radius_cells(inp)
+    return geo.radius[group, k, position] * stretch(inp.gap, group, geo.radius_power).float()
+
+
 #: fresh occlusion draws over the training points added to the held-back gaps to measure each
 #: (gap length, keypoint, motion) cell's share; the held-back gaps alone hold a few per cell
 CELL_DRAWS = 4
@@ -641,10 +772,12 @@ def calibrate(
     cell's points and dropped (share 0: the straight line) where it added
     some; the cells are measured on the held-back gaps and ``CELL_DRAWS``
     fresh occlusion draws.
-    Returns ``(weights, caps (groups,), shares (groups,
-    keypoints, 2), report)``; the report gives, per group, the number of
-    points and the pixel RMSE of the bridge and of the final estimate on
-    those points.
+    Last, :func:`error_radius` measures on the held-back points how far the
+    final repair is from the truth, per gap length, keypoint and position in
+    the gap. Returns ``(weights, caps (groups,), shares (groups, keypoints, 2),
+    (radius (radius groups, keypoints, positions), power), report)``; the report gives,
+    per group, the number of points and the pixel RMSE of the bridge and of
+    the final estimate on those points.
     """
     net.eval()
     n_groups, n_kp = len(BLEND_EDGES), xy.shape[2]
@@ -696,12 +829,14 @@ def calibrate(
     n_cells = n_groups * n_kp * 2
     a, b, rr = (torch.zeros(n_cells, dtype=torch.float64, device=xy.device) for _ in range(3))
     held_a, held_b, held_rr = (torch.zeros_like(a) for _ in range(3))
+    guarded = []
     for step, (_, r, groups, cell, inp, hidden, primary) in zip(steps, kept, strict=True):
         step = capped(step, cap[groups].double())
         if geo.envelope is not None:  # estimates the body never showed go back to the bridge
             full = inp.bridged.clone()
             full[hidden] = full[hidden] + step.to(full.dtype)
             step = step * inside(full, inp, geo)[hidden][:, None].double()
+        guarded.append(step)
         sums = ((step * step).sum(-1), (step * r).sum(-1), (r * r).sum(-1))
         for total, add in zip((a, b, rr), sums, strict=True):
             total.index_add_(0, cell, add)
@@ -712,6 +847,16 @@ def calibrate(
     # keep a cell's correction where it removed error on its points (2 b - a is the drop in
     # squared error), fall back to the straight line where it added some
     share = (2 * b - a >= 0).to(torch.float64)
+    # how far the final repair of each held-back point is from the truth: the error radius
+    held = [
+        (torch.linalg.vector_norm(r - share[cell][:, None] * step, dim=-1),
+         *(c[hidden] for c in radius_cells(inp)), kp_index.expand_as(inp.gap)[hidden],
+         inp.gap[hidden])
+        for step, (_, r, groups, cell, inp, hidden, primary) in zip(guarded, kept, strict=True)
+        if primary
+    ]  # fmt: skip
+    err, group, position, kp, length = (torch.cat(x) for x in zip(*held, strict=True))
+    radius = error_radius(err, group, kp, position, length, n_kp)
     sse = held_rr - 2 * share * held_b + share * share * held_a
     final = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     final.index_add_(0, group_of_cell, sse)
@@ -725,7 +870,7 @@ def calibrate(
             gap_labels(), count.tolist(), base.tolist(), final.tolist(), strict=True
         )
     }
-    return best.float(), cap, share.reshape(n_groups, n_kp, 2).float(), report
+    return best.float(), cap, share.reshape(n_groups, n_kp, 2).float(), radius, report
 
 
 def fit(
@@ -790,8 +935,9 @@ def repair(
     mask: torch.Tensor,
     geo: Geometry,
     chunk: int = 16384,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predictions for every point of series ``xy`` (series, time, keypoints, 2), and gap lengths.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Predictions for every point of series ``xy`` (series, time, keypoints, 2), gap lengths
+    and error radii (pixels; see :func:`radius_of`).
 
     Long series run in chunks with enough overlap that the result equals a
     single pass over the whole series.
@@ -806,7 +952,69 @@ def repair(
         a, z = max(0, lo - halo), min(n_time, hi + halo)
         delta = geo.scale * corrections(net, inp.window(a, z))[:, lo - a : hi - a]
         out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend, geo)
-    return out, inp.gap
+    return out, inp.gap, radius_of(inp, geo)
+
+
+#: artificial gaps (runs) a radius group needs in a recording before they set its error
+#: radii (else the fit's stay)
+MIN_RECORDING_RUNS = 30
+#: frames per occlusion draw window when measuring a recording: short, for many runs per draw
+RECORDING_WINDOW = 64
+#: most occlusion draws (repair passes) over one recording
+MAX_RECORDING_DRAWS = 64
+
+
+def _run_starts(hidden: torch.Tensor) -> torch.Tensor:
+    """Points that start a run of hidden frames ``(series, time, keypoints)``."""
+    before = torch.nn.functional.pad(hidden[:, :-1], (0, 0, 1, 0))
+    return hidden & ~before
+
+
+@torch.no_grad()
+def recording_radius(
+    net: TemporalConvNet,
+    xy: torch.Tensor,
+    mask: torch.Tensor,
+    geo: Geometry,
+    config: Occlusions,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, float]:
+    """The error radii and power (as ``geo.radius``, ``geo.radius_power``) measured on the
+    recording ``xy`` itself.
+
+    A recording the model was not fitted on can be harder (another animal,
+    more motion) or easier than the held-back gaps of the fit. Artificial
+    gaps are hidden in the recording's own observed points (occlusion draws
+    per ``RECORDING_WINDOW`` frames), repaired, and :func:`error_radius`
+    measured on them; draws go on until every radius group the occlusions
+    reach holds ``MIN_RECORDING_RUNS`` runs (at most ``MAX_RECORDING_DRAWS``),
+    and a group with fewer keeps the fit's radii.
+    """
+    n_kp, n_groups = xy.shape[2], len(RADIUS_EDGES)
+    config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
+    kp_index = torch.arange(n_kp, device=xy.device)
+    parts, runs = [], torch.zeros(n_groups, dtype=torch.long, device=xy.device)
+    # the groups the occlusions can reach: draws go on until each holds enough runs
+    reachable = torch.as_tensor(RADIUS_EDGES, device=xy.device) <= config.gap_range[1]
+    for _ in range(MAX_RECORDING_DRAWS):
+        if bool((runs[reachable] >= MIN_RECORDING_RUNS).all()):
+            break
+        hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
+        if not hidden.any():
+            break
+        inp = inputs(xy, mask & ~hidden, geo)
+        out = blended(inp, geo.scale * corrections(net, inp), geo.blend, geo)
+        err = torch.linalg.vector_norm(out - torch.nan_to_num(xy), dim=-1)[hidden]
+        group, position = radius_cells(inp)
+        runs += torch.bincount(group[_run_starts(hidden)], minlength=n_groups)
+        parts.append((err, group[hidden], kp_index.expand_as(inp.gap)[hidden], position[hidden],
+                      inp.gap[hidden]))  # fmt: skip
+    if not parts:
+        return geo.radius, geo.radius_power
+    err, group, kp, position, length = (torch.cat(x) for x in zip(*parts, strict=True))
+    own, power = error_radius(err, group, kp, position, length, n_kp)
+    enough = (runs >= MIN_RECORDING_RUNS)[:, None, None] & torch.isfinite(own)
+    return torch.where(enough, own, geo.radius), power
 
 
 def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -854,7 +1062,7 @@ def fit_model(
         geo.envelope = envelope(xy, mask, geo)
         val = held_back_gaps(mask, config, generator)
         history = fit(net, xy, mask, geo, config, optim, generator, val)
-        geo.blend, geo.cap, geo.shrink, report = calibrate(
+        geo.blend, geo.cap, geo.shrink, (geo.radius, geo.radius_power), report = calibrate(
             net, xy, mask, geo, config, generator, val
         )
     history["calibration"] = report
@@ -868,8 +1076,9 @@ def fit_model(
 
 
 def unguarded(geo: Geometry) -> Geometry:
-    """The geometry without the per-keypoint fallback, length limits and envelope."""
-    return replace(geo, shrink=None, cap=None, envelope=None)
+    """The geometry without the per-keypoint fallback, length limits and envelope (and so
+    without error radii: they are measured on the guarded repair)."""
+    return replace(geo, shrink=None, cap=None, envelope=None, radius=None)
 
 
 def predict_tracks(
@@ -881,18 +1090,28 @@ def predict_tracks(
     device: torch.device,
     n_threads: int,
     guard: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions (frames, individuals, keypoints, 2) and gap lengths (same, without the 2).
+    occlusions: Occlusions | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predictions (frames, individuals, keypoints, 2), gap lengths and error radii in pixels
+    (both (frames, individuals, keypoints); radii NaN without calibration or guard).
 
     ``guard=False`` leaves out the geometry's per-keypoint fallback, length
-    limits and envelope (see :func:`calibrate`).
+    limits and envelope (see :func:`calibrate`). With ``occlusions``, the
+    error radii are measured on the recording itself (:func:`recording_radius`,
+    occlusion draws seeded with ``seed``).
     """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
-        pred, gap = repair(net, xy, mask, geo if guard else unguarded(geo))
+        if guard and occlusions is not None and geo.radius is not None:
+            generator = torch.Generator(device=device).manual_seed(seed)
+            radius, power = recording_radius(net, xy, mask, geo, occlusions, generator)
+            geo = replace(geo, radius=radius, radius_power=power)
+        pred, gap, radius = repair(net, xy, mask, geo if guard else unguarded(geo))
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
         gap.cpu().numpy().transpose(1, 0, 2),
+        radius.cpu().double().numpy().transpose(1, 0, 2),
     )
 
 
@@ -909,6 +1128,12 @@ def geometry_state(geo: Geometry) -> dict:
         "motion_threshold": _finite_or_none(geo.motion_threshold),
         "envelope": None if geo.envelope is None else geo.envelope.detach().cpu().tolist(),
         "cap": None if geo.cap is None else [_finite_or_none(c) for c in geo.cap.tolist()],
+        "radius": None
+        if geo.radius is None
+        else [
+            [[_finite_or_none(v) for v in row] for row in plane] for plane in geo.radius.tolist()
+        ],
+        "radius_power": float(geo.radius_power),
     }
 
 
@@ -937,6 +1162,10 @@ def geometry_from_state(meta: dict) -> Geometry:
         cap=None
         if meta.get("cap") is None
         else torch.tensor([_infinite_if_none(c) for c in meta["cap"]], dtype=torch.float32),
+        radius=None  # JSON null: a group without held-back points
+        if meta.get("radius") is None
+        else torch.tensor(np.array(meta["radius"], dtype=np.float64), dtype=torch.float32),
+        radius_power=float(meta.get("radius_power", 1.0)),
     )
 
 
