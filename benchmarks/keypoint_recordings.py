@@ -199,6 +199,8 @@ def coverage_table(summary: pd.DataFrame) -> str:
              "|---|---|" + "---:|" * len(cols)]  # fmt: skip
     for method in (OWN, OTHERS):
         s = have[have.method == method]
+        if s.empty:
+            continue
         label = "own" if method == OWN else "other recordings"
         for (setup, part), g in s.groupby(["setup", "part"], sort=False):
             cells = []

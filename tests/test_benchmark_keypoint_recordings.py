@@ -39,3 +39,26 @@ def test_per_gap_errors_and_ratios_to_linear(bench):
     assert own.rmse == pytest.approx(np.sqrt((1.5**2 + 2**2) / 2))
     report = bench.tables(summary)
     assert "| s 1 |" in report and "0.50 (0.50)" in report
+
+
+def test_coverage_counts_points_inside_their_error_bars(bench):
+    gaps = pd.DataFrame(
+        {"gap": [0, 1], "length": [3, 3], "kind": ["single"] * 2, "individual": [0, 0],
+         "start": [0, 5], "keypoints": [(0,), (1,)]}
+    )  # fmt: skip
+    dist = np.zeros((10, 1, 2))
+    dist[0:3, 0, 0] = [1.0, 2.0, 3.0]
+    dist[5:8, 0, 1] = 1.0
+    radius = np.full((10, 1, 2), 2.5)
+    table = bench.per_gap(dist, gaps, radius)
+    assert table.covered.tolist() == [2.0, 3.0]
+    assert bench.per_gap(dist, gaps).covered.isna().all()  # methods without error bars
+    rows = [bench.per_gap(dist, gaps).assign(setup="s", part=0, method="linear", fit_s=np.nan),
+            table.assign(setup="s", part=0, method=bench.OWN, fit_s=1.0)]  # fmt: skip
+    summary = bench.summarise(pd.concat(rows, ignore_index=True))
+    own = summary[summary.method == bench.OWN].iloc[0]
+    assert own.coverage == pytest.approx(5 / 6)
+    assert np.isnan(summary[summary.method == "linear"].coverage.iloc[0])
+    report = bench.coverage_table(summary)
+    assert "| s 1 | own | – | 0.83 | – |" in report
+    assert "other recordings" not in report  # no such fit in these rows

@@ -60,6 +60,6 @@ def test_pose_folder_example_fits_on_one_folder_and_repairs_another(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "fitted on 2 file(s)" in run.stdout and "8 points repaired" in run.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "s2.csv", "s2.csv.repair.json", "setup.aeimpute",
+        "s2.csv", "s2.csv.error_bars.csv", "s2.csv.repair.json", "setup.aeimpute",
     ]  # fmt: skip
     assert np.isfinite(read_dlc(tmp_path / "out" / "s2.csv").xy).all()

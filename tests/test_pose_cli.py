@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aeimpute.cli import help_text, main
@@ -44,8 +45,10 @@ def test_fit_then_repair_a_folder_writes_each_file_and_report(folder, tmp_path, 
                  "--confidence-threshold", "0.5", "--threads", "1"])  # fmt: skip
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "session0DLC_resnet50.csv", "session0DLC_resnet50.csv.repair.json",
-        "session1DLC_resnet50.csv", "session1DLC_resnet50.csv.repair.json",
+        "session0DLC_resnet50.csv", "session0DLC_resnet50.csv.error_bars.csv",
+        "session0DLC_resnet50.csv.repair.json",
+        "session1DLC_resnet50.csv", "session1DLC_resnet50.csv.error_bars.csv",
+        "session1DLC_resnet50.csv.repair.json",
     ]  # fmt: skip
     source = folder / "session0DLC_resnet50.csv"
     before, after = read_dlc(source), read_dlc(out / source.name)
@@ -68,6 +71,16 @@ def test_fit_then_repair_a_folder_writes_each_file_and_report(folder, tmp_path, 
     assert facts["longest_gap_repaired"] == 6
     assert facts["share_repaired"] == pytest.approx(9 / (160 * 4), abs=1e-6)
     assert set(facts["expected_error_px"]) == {"3-4 frames", "5-8 frames"}
+    assert all(v["median_error_bar_px"] > 0 for v in facts["expected_error_px"].values())
+    bars = pd.read_csv(out / "session0DLC_resnet50.csv.error_bars.csv")
+    assert list(bars.columns) == ["frame", "individual", "keypoint", "x", "y", "error_px"]
+    assert len(bars) == 9 and (bars.error_px > 0).all()
+    assert sorted(zip(bars.frame, bars.keypoint)) == [(f, "ear") for f in range(40, 46)] + [
+        (f, "tail") for f in range(100, 103)
+    ]
+    np.testing.assert_allclose(
+        bars.x, after.xy[bars.frame, 0, [NAMES.index(k) for k in bars.keypoint], 0], atol=1e-3
+    )
     said = capsys.readouterr().out
     assert "9 points repaired (1.4%), longest gap filled 6 frames" in said
 
@@ -97,7 +110,7 @@ def test_a_bad_file_in_a_folder_is_named_and_the_others_repaired(folder, tmp_pat
     assert "notes.csv is not a DeepLabCut CSV" in err
     assert "other_rig.csv: keypoints ['a', 'b', 'c'] differ" in err
     assert "2 of 4 file(s) failed" in err and "2 repaired" in err
-    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".json")) == [
+    assert sorted(p.name for p in out.iterdir() if p.name.count(".") == 1) == [
         "session0DLC_resnet50.csv", "session1DLC_resnet50.csv",
     ]  # fmt: skip
 

@@ -14,8 +14,10 @@ DeepLabCut and Lightning Pose CSV, DeepLabCut H5, SLEAP analysis H5 and SLEAP
 under the output folder with the same name and format, and next to it
 ``NAME.repair.json``: the points and gaps repaired, the longest gap filled,
 the gaps left because longer than ``--max-gap`` and the error expected per
-gap length. A file that cannot be read or repaired is named on standard
-error and the others are still done; the exit code is then 2.
+gap length; and ``NAME.error_bars.csv``: every repaired point with its error
+bar in pixels (a circle that should hold the true point 9 times in 10). A
+file that cannot be read or repaired is named on standard error and the
+others are still done; the exit code is then 2.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from aeimpute.keypoints.io import POSE_SUFFIXES, PoseData, read_pose, write_pose
 
 #: what follows a repaired file's name in the name of its report
 REPORT_SUFFIX = ".repair.json"
+#: what follows a repaired file's name in the name of its table of error bars
+ERROR_BARS_SUFFIX = ".error_bars.csv"
 
 #: errors a single file can raise that leave the other files to do
 _FILE_ERRORS = (ValueError, ImportError, OSError, KeyError)
@@ -198,10 +202,26 @@ def report(imputer: Any, pose: PoseData, repaired: PoseData, path: Path) -> dict
         :meth:`aeimpute.keypoints.summary.KeypointSummary.totals`, and
         ``expected_error_px``: per gap-length range present in the file, its
         gaps and the error expected there in pixels beside linear
-        interpolation's (measured at fit on held-back gaps).
+        interpolation's (measured at fit on held-back gaps), and the median
+        error bar of its repaired points (90% radius, see
+        :attr:`PoseData.uncertainty`).
     """
+    import numpy as np
+
+    from aeimpute.keypoints.model import gap_group, gap_labels
+
     summary = imputer.summary(pose)
     totals = summary.totals()
+    bars: dict[str, list[float]] = {}
+    if repaired.uncertainty is not None and len(summary.runs):
+        labels = gap_labels()
+        for run, group in zip(summary.runs.itertuples(), gap_group(summary.runs["length"]
+                              .to_numpy()), strict=True):  # fmt: skip
+            if run.filled:
+                i = pose.individual_names.index(run.individual)
+                k = pose.keypoint_names.index(run.keypoint)
+                radius = repaired.uncertainty[run.first_frame : run.first_frame + run.length, i, k]
+                bars.setdefault(labels[group], []).extend(radius.tolist())
     points = int(pose.xy[..., 0].size)
     lengths = summary.gap_lengths[summary.gap_lengths["gaps"] > 0]
     return {
@@ -217,10 +237,38 @@ def report(imputer: Any, pose: PoseData, repaired: PoseData, path: Path) -> dict
                 "gaps": int(row.gaps),
                 "expected_px": row.expected_px,
                 "linear_px": row.linear_px,
+                "median_error_bar_px": round(float(np.nanmedian(bars[label])), 3)
+                if np.isfinite(bars.get(label, [np.nan])).any()
+                else None,
             }
             for label, row in lengths.iterrows()
         },
     }
+
+
+def error_bars(repaired: PoseData) -> Any:
+    """One row per repaired point: frame, individual, keypoint, x, y and ``error_px``.
+
+    ``error_px`` is the point's error bar (:attr:`PoseData.uncertainty`): the
+    radius in pixels of the circle around it that should hold the true point
+    9 times in 10. This is what ``NAME.error_bars.csv`` holds.
+    """
+    import numpy as np
+    import pandas as pd
+
+    frame, ind, kp = np.nonzero(repaired.imputed)
+    index = repaired.meta.get("index")
+    frames = np.asarray(index)[frame] if index is not None and len(index) == repaired.n_frames \
+        else frame  # fmt: skip
+    radius = repaired.uncertainty
+    return pd.DataFrame({
+        "frame": frames,
+        "individual": np.asarray(repaired.individual_names, dtype=object)[ind],
+        "keypoint": np.asarray(repaired.keypoint_names, dtype=object)[kp],
+        "x": repaired.xy[frame, ind, kp, 0],
+        "y": repaired.xy[frame, ind, kp, 1],
+        "error_px": np.nan if radius is None else radius[frame, ind, kp],
+    })  # fmt: skip
 
 
 def _repair_one(
@@ -232,6 +280,8 @@ def _repair_one(
     write_pose(repaired, target, imputed_confidence=args.imputed_confidence)
     with atomic_path(out_dir / (path.name + REPORT_SUFFIX)) as tmp:
         Path(tmp).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    with atomic_path(out_dir / (path.name + ERROR_BARS_SUFFIX)) as tmp:
+        error_bars(repaired).to_csv(tmp, index=False, float_format="%.3f")
     left = facts["gaps_left_longer_than_max_gap"]
     _say(
         f"{path}: {facts['points_repaired']:,} points repaired ({facts['share_repaired']:.1%}), "
@@ -374,7 +424,8 @@ def add_commands(
         "repair", help="repair pose files into a folder (with a model, or fitting on them)",
         description="Repair pose files with a saved model (first argument), or fit on the files "
         "themselves first. Each file is written to the output folder in its own format and "
-        "name, with NAME.repair.json beside it.",
+        "name, with NAME.repair.json (what was repaired) and NAME.error_bars.csv (each repaired "
+        "point with its 90%% error bar in pixels) beside it.",
         formatter_class=formatter_class,
     )  # fmt: skip
     repair.add_argument(

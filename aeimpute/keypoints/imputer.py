@@ -29,6 +29,7 @@ _CONSTRAINTS = {
     "early_stopping": v.one_of(True, False),
     "rotate": v.one_of("auto", True, False),
     "guard": v.one_of(True, False),
+    "error_bars": v.one_of("recording", "fit"),
 }
 
 
@@ -117,6 +118,13 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         an estimate outside the range where the body was ever seen back to
         the straight line. Read by :meth:`transform`, so it can be switched
         on a fitted model. False uses the gap-length blend alone.
+    error_bars : {"recording", "fit"}, default="recording"
+        Where the error bars of repaired points (``PoseData.uncertainty``) are
+        measured: ``"fit"`` on the held-back gaps of the fit only;
+        ``"recording"`` also on artificial gaps in the recording being
+        repaired (at most 16,384 of its frames), so that a recording harder
+        than the fit's gets wider ones, at the cost of about one more pass of
+        the network over that many frames. Read by :meth:`transform`.
     max_iter : int, default=1500
         Training steps (mini-batches of windows; formerly ``max_steps``).
     batch_size : int, default=16
@@ -206,6 +214,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         confidence_threshold: float | None = None,
         max_gap: int | None = None,
         guard: bool = True,
+        error_bars: str = "recording",
         max_iter: int = 1500,
         batch_size: int = 16,
         learning_rate: float = 2e-3,
@@ -231,6 +240,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self.confidence_threshold = confidence_threshold
         self.max_gap = max_gap
         self.guard = guard
+        self.error_bars = error_bars
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -527,7 +537,10 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         (True, True)
         """
         self._check_fitted()
-        v.check_params({"guard": self.guard}, {"guard": _CONSTRAINTS["guard"]})
+        v.check_params(
+            {"guard": self.guard, "error_bars": self.error_bars},
+            {name: _CONSTRAINTS[name] for name in ("guard", "error_bars")},
+        )
         if isinstance(xy, (list, tuple)):
             return [
                 self.transform(rec, conf, return_uncertainty=return_uncertainty)
@@ -546,7 +559,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         pred, gap, radius = predict_tracks(
             self._net, self._geometry, arr, observed, device=self._net_device(),
             n_threads=runtime.n_threads(self._resolved_params(warn=False)["n_jobs"]),
-            guard=self.guard, occlusions=self._occlusions(), seed=self.seed_,
+            guard=self.guard, seed=self.seed_,
+            occlusions=self._occlusions() if self.error_bars == "recording" else None,
         )  # fmt: skip
         # a keypoint an individual never shows is absent (e.g. DeepLabCut's unique body parts
         # under the individual "single"), not occluded: it is left missing

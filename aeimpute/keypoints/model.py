@@ -19,6 +19,12 @@ import numpy as np
 import torch
 
 from aeimpute.corruption import gaussian_noise, hide_runs
+from aeimpute.keypoints.error_bars import (
+    RADIUS_EDGES,
+    error_radius,
+    radius_cells,
+    stretch,
+)
 from aeimpute.nn import TemporalConvNet
 from aeimpute.runtime import session
 from aeimpute.temporal import bridge, hermite
@@ -611,125 +617,12 @@ def envelope(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> torch.Tenso
     return out
 
 
-#: share of held-back repaired points inside their error radius (a 90% interval)
-ERROR_LEVEL = 0.9
-#: points of the whole gap-length group a (keypoint) or (depth) cell's mean square error is
-#: pulled toward: a cell with few held-back points borrows from its group
-RADIUS_PRIOR_POINTS = 20.0
-
-
-def _sums(
-    values: torch.Tensor, index: torch.Tensor, size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum and count of ``values`` per ``index`` (``size`` cells)."""
-    total = torch.zeros(size, dtype=values.dtype, device=values.device)
-    count = torch.zeros_like(total)
-    return total.index_add_(0, index, values), count.index_add_(0, index, torch.ones_like(values))
-
-
-#: lower edges of the gap-length groups of the error radii (finer than the blend's: within a
-#: group, the error still grows with the gap's length)
-RADIUS_EDGES = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64)
-#: parts of a gap by distance to its nearest observation: outer, middle and central third
-N_POSITIONS = 3
-
-
-def radius_cells(inp: Inputs) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each point's radius group (by gap length) and position in its gap (0 outer .. 2 centre)."""
-    edges = torch.as_tensor(RADIUS_EDGES, device=inp.gap.device)
-    group = (torch.bucketize(inp.gap.clamp_min(1), edges, right=True) - 1).clamp(
-        0, len(RADIUS_EDGES) - 1
-    )
-    half = ((inp.gap + 1) // 2).clamp_min(1)  # the deepest point of a gap
-    position = (inp.depth.double() / half * N_POSITIONS).ceil().long().clamp(1, N_POSITIONS) - 1
-    return group, position
-
-
-def stretch(length: torch.Tensor, group: torch.Tensor, power: float) -> torch.Tensor:
-    """How much larger errors are at gap ``length`` than at its radius group's shortest length."""
-    shortest = torch.as_tensor(RADIUS_EDGES, device=length.device, dtype=torch.float64)[group]
-    return (length.clamp_min(1).double() / shortest) ** (power / 2)
-
-
-def length_power(err: torch.Tensor, length: torch.Tensor) -> float:
-    """The power ``b`` of ``mean square error ~ gap length ** b`` (least squares on logs).
-
-    Over the gap lengths with at least 10 points, weighted by their points;
-    clamped to [0, 4]; 1 (a random walk's) with fewer than two such lengths.
-    """
-    length = length.clamp_min(1)
-    total = torch.bincount(length, weights=err.double() ** 2)
-    count = torch.bincount(length).double()
-    ok = count >= 10
-    if int(ok.sum()) < 2:
-        return 1.0
-    x = torch.log(torch.arange(len(count), device=err.device, dtype=torch.float64)[ok])
-    y = torch.log((total[ok] / count[ok]).clamp_min(1e-12))
-    w = count[ok] / count[ok].sum()
-    xm, ym = (w * x).sum(), (w * y).sum()
-    slope = (w * (x - xm) * (y - ym)).sum() / (w * (x - xm) ** 2).sum().clamp_min(1e-12)
-    return float(slope.clamp(0.0, 4.0))
-
-
-def error_radius(
-    err: torch.Tensor,
-    group: torch.Tensor,
-    keypoint: torch.Tensor,
-    position: torch.Tensor,
-    length: torch.Tensor,
-    n_keypoints: int,
-    level: float = ERROR_LEVEL,
-) -> tuple[torch.Tensor, float]:
-    """Radii (pixels) per (radius group, keypoint, position) holding ``level`` of the errors.
-
-    ``err`` is the distance between each held-back point's repair and the
-    true point; ``group``, ``keypoint``, ``position`` (see
-    :func:`radius_cells`) and ``length`` (of its gap) say where it sits.
-    Errors are first brought to their group's shortest gap length with
-    :func:`length_power`'s power law (within a group, longer gaps still do
-    worse). A point's expected size of error is then the root mean square
-    of its group's errors for its keypoint times a factor for its position
-    in the gap (each cell pulled toward its group when it has few points);
-    the radius is that size times the ``level`` quantile of the errors
-    divided by their size, per group (split conformal prediction with a
-    normalised score). Groups without points get NaN. Returns the radii
-    and the power (see :func:`stretch`).
-    """
-    n_groups = len(RADIUS_EDGES)
-    power = length_power(err, length)
-    err = err.double() / stretch(length, group, power)
-    sq = err**2
-    total, count = _sums(sq, group, n_groups)
-    group_ms = total / count.clamp_min(1)
-
-    def shrunk(cell: torch.Tensor, per_group: int) -> torch.Tensor:
-        """Mean square per (group, cell), pulled toward the group's."""
-        total, count = _sums(sq, group * per_group + cell, n_groups * per_group)
-        toward = group_ms.repeat_interleave(per_group)
-        mean = (total + RADIUS_PRIOR_POINTS * toward) / (count + RADIUS_PRIOR_POINTS)
-        return mean.reshape(n_groups, per_group)
-
-    per_kp, per_position = shrunk(keypoint, n_keypoints), shrunk(position, N_POSITIONS)
-    factor = per_position / group_ms.clamp_min(1e-12)[:, None]  # (groups, positions)
-    size = (per_kp[:, :, None] * factor[:, None, :]).sqrt()  # (groups, keypoints, positions)
-    score = err.double() / size[group, keypoint, position].clamp_min(1e-12)
-    radius = torch.full_like(size, float("nan"))
-    for g in range(n_groups):
-        scores = score[group == g]
-        if len(scores) == 0:
-            continue
-        # the finite-sample quantile of split conformal prediction
-        q = min(1.0, math.ceil((len(scores) + 1) * level) / len(scores))
-        radius[g] = torch.quantile(scores, q) * size[g]
-    return radius.float(), power
-
-
 def radius_of(inp: Inputs, geo: Geometry) -> torch.Tensor:
     """The error radius (pixels) of each point ``(batch, time, keypoints)``; NaN without one."""
     if geo.radius is None:
         return torch.full(inp.gap.shape, float("nan"), device=inp.gap.device)
     k = torch.arange(inp.gap.shape[-1], device=inp.gap.device).expand_as(inp.gap)
-    group, position = radius_cells(inp)
+    group, position = radius_cells(inp.gap, inp.depth)
     return geo.radius[group, k, position] * stretch(inp.gap, group, geo.radius_power).float()
 
 
@@ -850,8 +743,8 @@ def calibrate(
     # how far the final repair of each held-back point is from the truth: the error radius
     held = [
         (torch.linalg.vector_norm(r - share[cell][:, None] * step, dim=-1),
-         *(c[hidden] for c in radius_cells(inp)), kp_index.expand_as(inp.gap)[hidden],
-         inp.gap[hidden])
+         *(c[hidden] for c in radius_cells(inp.gap, inp.depth)),
+         kp_index.expand_as(inp.gap)[hidden], inp.gap[hidden])
         for step, (_, r, groups, cell, inp, hidden, primary) in zip(guarded, kept, strict=True)
         if primary
     ]  # fmt: skip
@@ -962,6 +855,24 @@ MIN_RECORDING_RUNS = 30
 RECORDING_WINDOW = 64
 #: most occlusion draws (repair passes) over one recording
 MAX_RECORDING_DRAWS = 64
+#: a longer recording is measured on this many of its frames: evenly spread blocks of
+#: ``RECORDING_BLOCK`` frames (the runs needed, not the recording's length, set the cost)
+RECORDING_FRAMES = 16384
+RECORDING_BLOCK = 1024
+
+
+def _frame_blocks(xy: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``RECORDING_FRAMES`` frames of the series: evenly spread blocks, each a series."""
+    n_series, n_time = mask.shape[:2]
+    if n_series * n_time <= RECORDING_FRAMES:
+        return xy, mask
+    block = min(RECORDING_BLOCK, n_time)
+    per_series = n_time // block
+    xy = xy[:, : per_series * block].reshape(n_series * per_series, block, *xy.shape[2:])
+    mask = mask[:, : per_series * block].reshape(n_series * per_series, block, mask.shape[2])
+    take = torch.linspace(0, len(mask) - 1, max(1, RECORDING_FRAMES // block), device=xy.device)
+    index = take.round().long().unique()
+    return xy[index], mask[index]
 
 
 def _run_starts(hidden: torch.Tensor) -> torch.Tensor:
@@ -985,12 +896,14 @@ def recording_radius(
     A recording the model was not fitted on can be harder (another animal,
     more motion) or easier than the held-back gaps of the fit. Artificial
     gaps are hidden in the recording's own observed points (occlusion draws
-    per ``RECORDING_WINDOW`` frames), repaired, and :func:`error_radius`
+    per ``RECORDING_WINDOW`` frames, over at most ``RECORDING_FRAMES`` frames
+    of it), repaired, and :func:`error_radius`
     measured on them; draws go on until every radius group the occlusions
     reach holds ``MIN_RECORDING_RUNS`` runs (at most ``MAX_RECORDING_DRAWS``),
     and a group with fewer keeps the fit's radii.
     """
     n_kp, n_groups = xy.shape[2], len(RADIUS_EDGES)
+    xy, mask = _frame_blocks(xy, mask)
     config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
     kp_index = torch.arange(n_kp, device=xy.device)
     parts, runs = [], torch.zeros(n_groups, dtype=torch.long, device=xy.device)
@@ -1005,7 +918,7 @@ def recording_radius(
         inp = inputs(xy, mask & ~hidden, geo)
         out = blended(inp, geo.scale * corrections(net, inp), geo.blend, geo)
         err = torch.linalg.vector_norm(out - torch.nan_to_num(xy), dim=-1)[hidden]
-        group, position = radius_cells(inp)
+        group, position = radius_cells(inp.gap, inp.depth)
         runs += torch.bincount(group[_run_starts(hidden)], minlength=n_groups)
         parts.append((err, group[hidden], kp_index.expand_as(inp.gap)[hidden], position[hidden],
                       inp.gap[hidden]))  # fmt: skip
