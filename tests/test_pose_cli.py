@@ -75,9 +75,9 @@ def test_fit_then_repair_a_folder_writes_each_file_and_report(folder, tmp_path, 
     bars = pd.read_csv(out / "session0DLC_resnet50.csv.error_bars.csv")
     assert list(bars.columns) == ["frame", "individual", "keypoint", "x", "y", "error_px"]
     assert len(bars) == 9 and (bars.error_px > 0).all()
-    assert sorted(zip(bars.frame, bars.keypoint)) == [(f, "ear") for f in range(40, 46)] + [
-        (f, "tail") for f in range(100, 103)
-    ]
+    assert sorted(zip(bars.frame, bars.keypoint, strict=True)) == [
+        (f, "ear") for f in range(40, 46)
+    ] + [(f, "tail") for f in range(100, 103)]
     np.testing.assert_allclose(
         bars.x, after.xy[bars.frame, 0, [NAMES.index(k) for k in bars.keypoint], 0], atol=1e-3
     )

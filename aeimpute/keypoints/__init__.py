@@ -20,15 +20,18 @@ from aeimpute.keypoints.io import (
     write_sleap,
     write_slp,
 )
+from aeimpute.keypoints.xarray_poses import from_movement, to_movement
 
 __all__ = [
     "KeypointImputer",
     "PoseData",
+    "from_movement",
     "read_dlc",
     "read_pose",
     "read_sleap",
     "read_slp",
     "simulate_poses",
+    "to_movement",
     "write_dlc",
     "write_pose",
     "write_sleap",

@@ -265,6 +265,10 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self, xy: Any, confidence: Any
     ) -> tuple[np.ndarray, np.ndarray, bool, PoseData | None]:
         """(xy 4-D float, observed mask, input was 3-D, PoseData or None)."""
+        from aeimpute.keypoints.xarray_poses import from_movement, is_poses_dataset
+
+        if is_poses_dataset(xy):
+            xy = from_movement(xy)
         pose = xy if isinstance(xy, PoseData) else None
         if pose is not None:
             arr = pose.xy
@@ -373,9 +377,11 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
 
         Parameters
         ----------
-        xy : ndarray, PoseData, or list of them or of pose file paths
+        xy : ndarray, PoseData, movement dataset, or a list of them or of pose file paths
             Positions, shape (frames, keypoints, 2) or (frames, individuals,
-            keypoints, 2); NaN marks a missing point. A list gives several
+            keypoints, 2); NaN marks a missing point. A movement poses
+            dataset (xarray, see :mod:`aeimpute.keypoints.xarray_poses`) is
+            read through its ``position`` and ``confidence``. A list gives several
             recordings of the same keypoints (any lengths and numbers of
             individuals; paths are read with
             :func:`aeimpute.keypoints.read_pose`): one model learns from all
@@ -498,10 +504,12 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
 
         Parameters
         ----------
-        xy : ndarray, PoseData, or list of them or of pose file paths
+        xy : ndarray, PoseData, movement dataset, or a list of them or of pose file paths
             As in :meth:`fit`, with the same keypoints (any number of frames
             and individuals); a recording need not be one the model was
-            fitted on. A list is repaired recording by recording.
+            fitted on. A list is repaired recording by recording. A movement
+            dataset comes back as a copy with the repaired ``position`` and
+            two more variables, ``imputed`` and ``uncertainty``.
         confidence : ndarray or list of them, optional
         return_uncertainty : bool, default=False
             Also return each point's error bar (for an array ``xy``; a
@@ -546,6 +554,10 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
                 self.transform(rec, conf, return_uncertainty=return_uncertainty)
                 for rec, conf, _ in self._recordings(xy, confidence)
             ]
+        from aeimpute.keypoints.xarray_poses import from_movement, is_poses_dataset, to_movement
+
+        if is_poses_dataset(xy):  # a movement dataset in, one out
+            return to_movement(self.transform(from_movement(xy), confidence))
         arr, observed, flat, pose = self._fitted_tracks(xy, confidence)
         empty = ~observed.any(axis=(0, 2))
         if empty.any():

@@ -209,7 +209,8 @@ class PoseData:
         return cls(xy, keypoint_names=kps, individual_names=inds, **kwargs)
 
 
-def _need(module: str, what: str, extra: str = "keypoints") -> Any:
+def need_package(module: str, what: str, extra: str = "keypoints") -> Any:
+    """Import an optional package, or say which extra installs it (ImportError)."""
     import importlib
 
     try:
@@ -273,7 +274,7 @@ def read_dlc(path: str | os.PathLike) -> PoseData:
             _DLC_LEVELS_MULTI if n_header == 4 else _DLC_LEVELS_SINGLE
         )
     elif suffix in (".h5", ".hdf5"):
-        _need("tables", "reading DeepLabCut H5")
+        need_package("tables", "reading DeepLabCut H5")
         try:
             frame = pd.read_hdf(p)
         except (ValueError, KeyError, TypeError) as err:
@@ -393,7 +394,7 @@ def write_dlc(
         with atomic_path(p) as tmp:
             frame.to_csv(tmp)
     elif suffix in (".h5", ".hdf5"):
-        _need("tables", "writing DeepLabCut H5")
+        need_package("tables", "writing DeepLabCut H5")
         with atomic_path(p) as tmp:
             frame.to_hdf(tmp, key=_DLC_H5_KEY, mode="w", format="table")
     else:
@@ -461,7 +462,7 @@ def read_sleap(path: str | os.PathLike) -> PoseData:
     p = _existing(path)
     if p.suffix.lower() == ".slp":
         return read_slp(p)
-    h5py = _need("h5py", "reading SLEAP analysis files")
+    h5py = need_package("h5py", "reading SLEAP analysis files")
     try:
         fh = h5py.File(p, "r")
     except OSError as err:
@@ -505,7 +506,7 @@ def write_sleap(
     file is written atomically. ``imputed_confidence``, when given, is the
     score written for imputed points (by default they keep theirs).
     """
-    h5py = _need("h5py", "writing SLEAP analysis files")
+    h5py = need_package("h5py", "writing SLEAP analysis files")
     p = Path(path)
     tracks = np.transpose(pose.xy, (1, 3, 2, 0))  # (tracks, xy, nodes, frames)
     occupancy = np.isfinite(pose.xy).all(-1).any(-1).astype(np.uint8)  # (frames, tracks)
@@ -528,7 +529,7 @@ def write_sleap(
 
 def _labels(path: Path) -> Any:
     """The sleap-io ``Labels`` of a ``.slp`` file, a read failure as a ValueError naming it."""
-    sio = _need("sleap_io", "reading SLEAP .slp files", extra="sleap")
+    sio = need_package("sleap_io", "reading SLEAP .slp files", extra="sleap")
     try:
         return sio.load_slp(str(path))
     except (OSError, KeyError, ValueError, TypeError, IndexError) as err:
@@ -609,7 +610,7 @@ def write_slp(
     imputed_confidence : float, optional
         Score written for imputed points; by default they keep theirs.
     """
-    sio = _need("sleap_io", "writing SLEAP .slp files", extra="sleap")
+    sio = need_package("sleap_io", "writing SLEAP .slp files", extra="sleap")
     p = Path(path)
     if p.suffix.lower() != ".slp":
         raise ValueError(f"{p}: SLEAP project files end in .slp, not '{p.suffix}'")
@@ -701,7 +702,7 @@ def read_pose(path: str | os.PathLike) -> PoseData:
     if suffix == ".csv":
         return read_dlc(p)
     if suffix in (".h5", ".hdf5"):
-        h5py = _need("h5py", "reading H5 pose files")
+        h5py = need_package("h5py", "reading H5 pose files")
         try:
             with h5py.File(p, "r") as fh:
                 is_sleap = "tracks" in fh
