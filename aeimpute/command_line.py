@@ -28,6 +28,11 @@ _OPTION_WORDS = (
         r"--confidence-threshold \1 is set but there are no point scores to compare with",
     ),
     (r"\bxy has (\d+) keypoints", r"the file has \1 keypoints"),
+    (
+        r"holds (\d+) videos; pass video=0\.\.\d+",
+        r"holds \1 videos; the pose commands read files of one video (in Python, "
+        r"aeimpute.keypoints.read_slp(path, video=i) reads one of them)",
+    ),
     (r"\bxy has (\d+) frames \(the longest recording\)", r"the longest file has \1 frames"),
     (r"Imputer\.load\(path, device='(\w+)'\)", r"--device \1"),
     (r"device='([\w:]+)'", r"--device \1"),

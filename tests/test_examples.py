@@ -63,3 +63,14 @@ def test_pose_folder_example_fits_on_one_folder_and_repairs_another(tmp_path):
         "s2.csv", "s2.csv.error_bars.csv", "s2.csv.repair.json", "setup.aeimpute",
     ]  # fmt: skip
     assert np.isfinite(read_dlc(tmp_path / "out" / "s2.csv").xy).all()
+
+
+def test_movement_pipeline_example_filters_repairs_and_differentiates(capsys):
+    import pytest
+
+    pytest.importorskip("xarray")
+    runpy.run_path(str(EXAMPLES / "movement_pipeline.py"), run_name="__not_main__")["main"](
+        ["--steps", "20"]
+    )
+    out = capsys.readouterr().out
+    assert "25 points repaired" in out and "velocity defined at 100% of points" in out

@@ -267,3 +267,12 @@ def test_read_slp_asks_which_video_of_a_file_with_several():
     pose = read_slp(path, video=1)
     assert pose.n_keypoints == 15 and pose.keypoint_names[0] == "Nose"
     assert pose.meta["video"] == 1
+
+
+@pytest.mark.skipif(not (SHARED / "sleap_mouse_4view").exists(), reason="shared data not present")
+def test_the_command_names_a_slp_file_of_several_videos(tmp_path, capsys):
+    pytest.importorskip("sleap_io")
+    path = SHARED / "sleap_mouse_4view" / "minimal_proofread.slp"
+    assert main(["pose", "repair", str(path), "-o", str(tmp_path / "out"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "minimal_proofread.slp holds 4 videos; the pose commands read files of one video" in err
