@@ -172,7 +172,8 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     def stats(g: pd.DataFrame) -> pd.Series:
         rmse = np.sqrt(np.sum(g.points * g.gap_px**2) / g.points.sum())
         coverage = g.covered.sum() / g.points.sum() if g.covered.notna().all() else np.nan
-        return pd.Series({"gaps": len(g), "rmse": rmse, "median": g.gap_px.median(),
+        return pd.Series({"gaps": len(g), "points": g.points.sum(), "rmse": rmse,
+                          "median": g.gap_px.median(),
                           "p95": g.gap_px.quantile(0.95), "coverage": coverage})  # fmt: skip
 
     if "covered" not in results:  # results written before error bars existed
@@ -208,6 +209,10 @@ def coverage_table(summary: pd.DataFrame) -> str:
                 r = g[(g.kind == k) & (g.length == n)]
                 cells.append("–" if r.empty else f"{r.coverage.iloc[0]:.2f}")
             lines.append(f"| {setup} {part + 1} | {label} | " + " | ".join(cells) + " |")
+        pooled = s.assign(inside=s.coverage * s.points).groupby(["kind", "length"])
+        share = pooled.inside.sum() / pooled.points.sum()
+        cells = [f"**{share.loc[c]:.2f}**" if c in share.index else "–" for c in cols]
+        lines.append(f"| **all points** | {label} | " + " | ".join(cells) + " |")
         for name, how in (("lowest", "min"), ("highest", "max")):
             agg = s.groupby(["kind", "length"])["coverage"].agg(how)
             cells = [f"**{agg.loc[c]:.2f}**" if c in agg.index else "–" for c in cols]

@@ -62,3 +62,4 @@ def test_coverage_counts_points_inside_their_error_bars(bench):
     report = bench.coverage_table(summary)
     assert "| s 1 | own | – | 0.83 | – |" in report
     assert "other recordings" not in report  # no such fit in these rows
+    assert "| **all points** | own | – | **0.83** |" in report
