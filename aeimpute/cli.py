@@ -32,7 +32,12 @@ import pandas as pd
 
 from aeimpute._files import atomic_path
 from aeimpute._validation import InputTypeError
-from aeimpute.command_line import InputError, command_line_terms
+from aeimpute.command_line import (
+    InputError,
+    command_line_terms,
+    device_option,
+    seed_and_threads,
+)
 from aeimpute.dask_frames import FIT_ROWS
 
 
@@ -536,11 +541,7 @@ def _parser(
             "--max-iter", "--max-steps", type=int, dest="max_iter",
             help="training steps (default: the Imputer's)",
         )  # fmt: skip
-        sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        sp.add_argument(
-            "--threads", type=int, default=None,
-            help="threads (default: $AEIMPUTE_NUM_THREADS when set, else every core)",
-        )  # fmt: skip
+        seed_and_threads(sp)
         sp.add_argument(
             "--precision", choices=("auto", "float32", "bfloat16"), default="auto",
             help="number format of training steps (auto: bfloat16 where native)",
@@ -549,12 +550,6 @@ def _parser(
         sp.add_argument(
             "--progress", choices=("auto", "on", "off"), default="auto",
             help="progress bar while training (auto: when standard error is a terminal)",
-        )  # fmt: skip
-
-    def device_option(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--device", default="auto", metavar="DEVICE",
-            help="where the network runs: auto (CUDA when present), cpu, cuda or cuda:N",
         )  # fmt: skip
 
     def batch_option(sp: argparse.ArgumentParser) -> None:

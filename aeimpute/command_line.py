@@ -1,10 +1,13 @@
-"""What the table and pose commands share: the error a user can fix, and how options are named.
+"""What the table and pose commands share: the error a user can fix, how options are named,
+and the options every command that runs a model has.
 
 The library's messages name settings as Python does (``max_iter=200``); on the
 command line the same message names the option (``--max-iter 200``).
 """
 
 from __future__ import annotations
+
+import argparse
 
 
 class InputError(Exception):
@@ -52,3 +55,20 @@ def command_line_terms(message: str) -> str:
     for pattern, replacement in _OPTION_WORDS:
         message = re.sub(pattern, replacement, message)
     return message
+
+
+def seed_and_threads(sp: argparse.ArgumentParser) -> None:
+    """Add ``--seed`` and ``--threads``, as every command that fits a model has them."""
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument(
+        "--threads", type=int, default=None,
+        help="threads (default: $AEIMPUTE_NUM_THREADS when set, else every core)",
+    )  # fmt: skip
+
+
+def device_option(sp: argparse.ArgumentParser) -> None:
+    """Add ``--device``, as every command that runs a model has it."""
+    sp.add_argument(
+        "--device", default="auto", metavar="DEVICE",
+        help="where the network runs: auto (CUDA when present), cpu, cuda or cuda:N",
+    )  # fmt: skip

@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from aeimpute._files import atomic_path
-from aeimpute.command_line import InputError, command_line_terms
+from aeimpute.command_line import (
+    InputError,
+    command_line_terms,
+    device_option,
+    seed_and_threads,
+)
 from aeimpute.keypoints.io import POSE_SUFFIXES, PoseData, read_pose, write_pose
 
 #: what follows a repaired file's name in the name of its report
@@ -394,15 +399,8 @@ def add_commands(
             "--max-iter", type=int, metavar="N",
             help=f"training steps (default: the KeypointImputer's){fit_only}",
         )  # fmt: skip
-        sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        sp.add_argument(
-            "--threads", type=int, default=None,
-            help="threads (default: $AEIMPUTE_NUM_THREADS when set, else every core)",
-        )  # fmt: skip
-        sp.add_argument(
-            "--device", default="auto", metavar="DEVICE",
-            help="where the network runs: auto (CUDA when present), cpu, cuda or cuda:N",
-        )  # fmt: skip
+        seed_and_threads(sp)
+        device_option(sp)
         sp.add_argument(
             "--progress", choices=("auto", "on", "off"), default="auto",
             help="progress bars over training and files (auto: when standard error is a "
