@@ -20,17 +20,20 @@ from aeimpute.keypoints.io import (
     write_sleap,
     write_slp,
 )
+from aeimpute.keypoints.views import join_views, split_views
 from aeimpute.keypoints.xarray_poses import from_movement, to_movement
 
 __all__ = [
     "KeypointImputer",
     "PoseData",
     "from_movement",
+    "join_views",
     "read_dlc",
     "read_pose",
     "read_sleap",
     "read_slp",
     "simulate_poses",
+    "split_views",
     "to_movement",
     "write_dlc",
     "write_pose",
