@@ -74,3 +74,26 @@ def test_movement_pipeline_example_filters_repairs_and_differentiates(capsys):
     )
     out = capsys.readouterr().out
     assert "25 points repaired" in out and "velocity defined at 100% of points" in out
+
+
+def test_two_views_example_uses_the_second_camera_and_writes_both_files(tmp_path, capsys):
+    import re
+
+    from aeimpute.keypoints import PoseData, read_dlc, simulate_poses, write_dlc
+
+    main = runpy.run_path(str(EXAMPLES / "two_views.py"), run_name="__not_main__")["main"]
+    main(["--steps", "60"])
+    out = capsys.readouterr().out
+    one, both = (float(x) for x in re.findall(r"RMSE ([\d.]+) px", out))
+    assert both < one
+    xy = simulate_poses(n_frames=300, n_keypoints=3, random_state=1)
+    top = xy.copy()
+    top[100:110, 0, 1] = np.nan
+    write_dlc(PoseData(top, np.ones(xy.shape[:-1])), tmp_path / "top.csv")
+    write_dlc(PoseData(xy + [0, 300], np.ones(xy.shape[:-1])), tmp_path / "side.csv")
+    main([str(tmp_path / "top.csv"), str(tmp_path / "side.csv"), "-o", str(tmp_path / "out"),
+          "--steps", "10"])  # fmt: skip
+    assert "both views: 10 points repaired" in capsys.readouterr().out
+    repaired = read_dlc(tmp_path / "out" / "top.csv")
+    assert np.isfinite(repaired.xy).all()
+    assert (tmp_path / "out" / "side.csv").exists()
