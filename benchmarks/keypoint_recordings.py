@@ -260,25 +260,34 @@ def tables(summary: pd.DataFrame) -> str:
     return "\n".join(parts_)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tabular import machine
-
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    p.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+def common_options(p: argparse.ArgumentParser) -> None:
+    """The options the keypoint benchmarks share: steps, seed, output folder, CSVs, note."""
     p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_iter")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--from-csv", nargs="+", type=Path, default=None,
                    help="rebuild the report from per-gap CSVs of earlier runs")  # fmt: skip
     p.add_argument("--note", default="", help="a sentence added to the report's header")
-    args = p.parse_args(argv)
-    t0 = time.perf_counter()
+
+
+def results_of(args: argparse.Namespace, run_it) -> tuple[pd.DataFrame, str]:
+    """The per-gap results, run now (``run_it()``) or read from ``--from-csv``, and how."""
     if args.from_csv:
         results = pd.concat([pd.read_csv(f) for f in args.from_csv], ignore_index=True)
-        note = "rebuilt from " + ", ".join(f.name for f in args.from_csv)
-    else:
-        results = run(args.setups, args.steps, args.seed)
-        note = f"{(time.perf_counter() - t0) / 60:.1f} min"
+        return results, "rebuilt from " + ", ".join(f.name for f in args.from_csv)
+    t0 = time.perf_counter()
+    results = run_it()
+    return results, f"{(time.perf_counter() - t0) / 60:.1f} min"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tabular import machine
+
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    p.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    common_options(p)
+    args = p.parse_args(argv)
+    results, note = results_of(args, lambda: run(args.setups, args.steps, args.seed))
     if results.empty:
         raise SystemExit("no set-up was available")
     args.out.mkdir(parents=True, exist_ok=True)

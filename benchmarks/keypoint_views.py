@@ -154,24 +154,14 @@ def report(summary: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from keypoint_recordings import common_options, results_of
     from tabular import machine
 
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--parts", nargs="+", type=int, default=[0, 1], choices=[0, 1])
-    p.add_argument("--steps", type=int, default=None, help="KeypointImputer max_iter")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=HERE / "results")
-    p.add_argument("--from-csv", nargs="+", type=Path, default=None,
-                   help="rebuild the report from CSVs of earlier runs")  # fmt: skip
-    p.add_argument("--note", default="", help="a sentence added to the report's header")
+    common_options(p)
     args = p.parse_args(argv)
-    t0 = time.perf_counter()
-    if args.from_csv:
-        results = pd.concat([pd.read_csv(f) for f in args.from_csv], ignore_index=True)
-        note = "rebuilt from " + ", ".join(f.name for f in args.from_csv)
-    else:
-        results = run(args.parts, args.steps, args.seed)
-        note = f"{(time.perf_counter() - t0) / 60:.1f} min"
+    results, note = results_of(args, lambda: run(args.parts, args.steps, args.seed))
     args.out.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out / "keypoint_views.csv", index=False)
     body = report(summarise(results))

@@ -63,3 +63,18 @@ def test_coverage_counts_points_inside_their_error_bars(bench):
     assert "| s 1 | own | – | 0.83 | – |" in report
     assert "other recordings" not in report  # no such fit in these rows
     assert "| **all points** | own | – | **0.83** |" in report
+
+
+def test_views_benchmark_ratios_and_report():
+    views = load_benchmark("keypoint_views.py")
+    rows = []
+    for method, err, covered in (("linear", 4.0, np.nan), (views.ONE, 2.0, 9.0),
+                                 (views.BOTH, 1.0, 10.0)):  # fmt: skip
+        rows.append({"part": 0, "view": "top", "method": method, "length": 30, "points": 10,
+                     "sq": 10 * err**2, "covered": covered, "fit_s": 1.0})  # fmt: skip
+    summary = views.summarise(pd.DataFrame(rows))
+    first = summary.iloc[0]
+    assert first.both_to_one == pytest.approx(0.5) and first.one_to_linear == pytest.approx(0.5)
+    text = views.report(summary)
+    assert "| 1 | top | 30 | 4.0 | 2.0 | 1.0 | **0.50** | 0.50 | 0.25 | 0.90 / 1.00 |" in text
+    assert "30 frames mean 0.50, worst 0.50" in text

@@ -30,6 +30,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from aeimpute._files import atomic_path
 from aeimpute.command_line import (
     InputError,
@@ -211,8 +214,6 @@ def report(imputer: Any, pose: PoseData, repaired: PoseData, path: Path) -> dict
         error bar of its repaired points (90% radius, see
         :attr:`PoseData.uncertainty`).
     """
-    import numpy as np
-
     from aeimpute.keypoints.model import gap_group, gap_labels
 
     summary = imputer.summary(pose)
@@ -251,16 +252,13 @@ def report(imputer: Any, pose: PoseData, repaired: PoseData, path: Path) -> dict
     }
 
 
-def error_bars(repaired: PoseData) -> Any:
+def error_bars(repaired: PoseData) -> pd.DataFrame:
     """One row per repaired point: frame, individual, keypoint, x, y and ``error_px``.
 
     ``error_px`` is the point's error bar (:attr:`PoseData.uncertainty`): the
     radius in pixels of the circle around it that should hold the true point
     9 times in 10. This is what ``NAME.error_bars.csv`` holds.
     """
-    import numpy as np
-    import pandas as pd
-
     frame, ind, kp = np.nonzero(repaired.imputed)
     index = repaired.meta.get("index")
     frames = np.asarray(index)[frame] if index is not None and len(index) == repaired.n_frames \
