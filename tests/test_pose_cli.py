@@ -276,3 +276,27 @@ def test_the_command_names_a_slp_file_of_several_videos(tmp_path, capsys):
     assert main(["pose", "repair", str(path), "-o", str(tmp_path / "out"), *FAST]) == 2
     err = capsys.readouterr().err
     assert "minimal_proofread.slp holds 4 videos; the pose commands read files of one video" in err
+
+
+def test_error_bars_can_be_written_as_the_likelihood_of_repaired_points(folder, tmp_path):
+    from aeimpute import KeypointImputer
+
+    out, model = tmp_path / "out", tmp_path / "m.aeimpute"
+    options = ["--confidence-threshold", "0.5", "--imputed-confidence", "error-bar",
+               "--save-model", str(model), *FAST]  # fmt: skip
+    assert main(["pose", "repair", str(folder), "-o", str(out), *options]) == 0
+    name = "session0DLC_resnet50.csv"
+    before, after = read_dlc(folder / name), read_dlc(out / name)
+    bars = pd.read_csv(out / (name + ".error_bars.csv"))
+    kp = [NAMES.index(k) for k in bars.keypoint]
+    scale = KeypointImputer.load(model).scale_
+    np.testing.assert_allclose(after.confidence[bars.frame, 0, kp], np.exp(-bars.error_px / scale),
+                               atol=1e-4)  # fmt: skip
+    assert (
+        (after.confidence[bars.frame, 0, kp] > 0) & (after.confidence[bars.frame, 0, kp] < 1)
+    ).all()
+    repaired = np.zeros(before.xy.shape[:3], dtype=bool)
+    repaired[bars.frame, 0, kp] = True
+    np.testing.assert_array_equal(after.confidence[~repaired], before.confidence[~repaired])
+    with pytest.raises(SystemExit):
+        main(["pose", "repair", str(folder), "-o", str(out), "--imputed-confidence", "high"])

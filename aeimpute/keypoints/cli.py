@@ -274,13 +274,62 @@ def error_bars(repaired: PoseData) -> pd.DataFrame:
     })  # fmt: skip
 
 
+#: ``--imputed-confidence`` value that writes each repaired point's error bar as its likelihood
+FROM_ERROR_BAR = "error-bar"
+
+
+def confidence_from_error_bars(repaired: PoseData, body_px: float) -> PoseData:
+    """The pose with each repaired point's confidence set to ``exp(-error bar / body size)``.
+
+    A repaired point whose 90% error bar is a tenth of the body size (the
+    model's ``scale_``, pixels) gets 0.90, one as wide as the body 0.37;
+    other points keep theirs (1 for observed points of a pose without
+    confidence). Points without an error bar keep theirs too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pose = PoseData(np.zeros((2, 1, 1, 2)), imputed=np.array([[[True]], [[False]]]),
+    ...                 uncertainty=np.array([[[4.0]], [[np.nan]]]))
+    >>> confidence_from_error_bars(pose, body_px=40.0).confidence.ravel().round(3).tolist()
+    [0.905, 1.0]
+    """
+    conf = (
+        repaired.confidence.copy()
+        if repaired.confidence is not None
+        else np.where(np.isfinite(repaired.xy).all(-1), 1.0, np.nan)
+    )
+    if repaired.imputed is not None and repaired.uncertainty is not None:
+        where = repaired.imputed & np.isfinite(repaired.uncertainty)
+        conf[where] = np.exp(-repaired.uncertainty[where] / body_px)
+    out = repaired.with_xy(repaired.xy, repaired.imputed, repaired.uncertainty)
+    out.confidence = conf
+    return out
+
+
+def _imputed_confidence(text: str) -> float | str:
+    """``--imputed-confidence``: a number, or ``error-bar``."""
+    if text == FROM_ERROR_BAR:
+        return text
+    try:
+        return float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or '{FROM_ERROR_BAR}'; got {text!r}"
+        ) from err
+
+
 def _repair_one(
     imputer: Any, path: Path, pose: PoseData, out_dir: Path, args: argparse.Namespace
 ) -> None:
     repaired = imputer.transform(pose)
     facts = report(imputer, pose, repaired, path)
     target = out_dir / path.name
-    write_pose(repaired, target, imputed_confidence=args.imputed_confidence)
+    if args.imputed_confidence == FROM_ERROR_BAR:
+        written = confidence_from_error_bars(repaired, imputer.scale_)
+        write_pose(written, target)
+    else:
+        write_pose(repaired, target, imputed_confidence=args.imputed_confidence)
     with atomic_path(out_dir / (path.name + REPORT_SUFFIX)) as tmp:
         Path(tmp).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
     with atomic_path(out_dir / (path.name + ERROR_BARS_SUFFIX)) as tmp:
@@ -436,8 +485,10 @@ def add_commands(
     )  # fmt: skip
     options(repair, fits=False)
     repair.add_argument(
-        "--imputed-confidence", type=float, metavar="C",
-        help="likelihood/score written for repaired points (default: they keep theirs)",
+        "--imputed-confidence", type=_imputed_confidence, metavar="C|error-bar",
+        help="likelihood/score written for repaired points: a number, or 'error-bar' for "
+        "exp(-error bar / body size), 0.90 when the 90%% error bar is a tenth of the body "
+        "(default: they keep theirs)",
     )  # fmt: skip
     repair.add_argument(
         "--save-model", type=Path, metavar="PATH",
