@@ -27,6 +27,7 @@ import json
 import sys
 import zipfile
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -294,17 +295,11 @@ def confidence_from_error_bars(repaired: PoseData, body_px: float) -> PoseData:
     >>> confidence_from_error_bars(pose, body_px=40.0).confidence.ravel().round(3).tolist()
     [0.905, 1.0]
     """
-    conf = (
-        repaired.confidence.copy()
-        if repaired.confidence is not None
-        else np.where(np.isfinite(repaired.xy).all(-1), 1.0, np.nan)
-    )
+    conf = repaired.scores()
     if repaired.imputed is not None and repaired.uncertainty is not None:
         where = repaired.imputed & np.isfinite(repaired.uncertainty)
         conf[where] = np.exp(-repaired.uncertainty[where] / body_px)
-    out = repaired.with_xy(repaired.xy, repaired.imputed, repaired.uncertainty)
-    out.confidence = conf
-    return out
+    return replace(repaired, confidence=conf)
 
 
 def _imputed_confidence(text: str) -> float | str:

@@ -162,6 +162,21 @@ class PoseData:
     def n_keypoints(self) -> int:
         return self.xy.shape[2]
 
+    def scores(self) -> np.ndarray:
+        """A copy of ``confidence``; without one, 1 for every point with coordinates (else NaN).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> xy = np.zeros((2, 1, 1, 2))
+        >>> xy[1] = np.nan
+        >>> PoseData(xy).scores().ravel().tolist()
+        [1.0, nan]
+        """
+        if self.confidence is not None:
+            return self.confidence.copy()
+        return np.where(np.isfinite(self.xy).all(-1), 1.0, np.nan)
+
     def with_xy(
         self,
         xy: np.ndarray,
@@ -361,10 +376,7 @@ def _dlc_frame(pose: PoseData, imputed_confidence: float | None) -> pd.DataFrame
 
 
 def _confidence_out(pose: PoseData, imputed_confidence: float | None) -> np.ndarray:
-    if pose.confidence is not None:
-        conf = pose.confidence.copy()
-    else:
-        conf = np.where(np.isfinite(pose.xy).all(-1), 1.0, np.nan)
+    conf = pose.scores()
     if imputed_confidence is not None and pose.imputed is not None:
         conf[pose.imputed & np.isfinite(pose.xy).all(-1)] = float(imputed_confidence)
     return conf

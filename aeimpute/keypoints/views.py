@@ -71,15 +71,9 @@ def join_views(views: Sequence[PoseData], names: Sequence[str] | None = None) ->
                 f"{first.n_individuals}; every view must track the same individuals"
             )
     scored = any(v.confidence is not None for v in views)
-
-    def confidence(view: PoseData) -> np.ndarray:
-        if view.confidence is not None:
-            return view.confidence
-        return np.where(np.isfinite(view.xy).all(-1), 1.0, np.nan)
-
     return PoseData(
         np.concatenate([v.xy for v in views], axis=2),
-        np.concatenate([confidence(v) for v in views], axis=2) if scored else None,
+        np.concatenate([v.scores() for v in views], axis=2) if scored else None,
         [
             f"{k}{VIEW_SEPARATOR}{name}"
             for name, v in zip(names, views, strict=True)
