@@ -17,7 +17,7 @@ import torch
 
 #: share of held-back repaired points inside their error radius (a 90% interval)
 ERROR_LEVEL = 0.9
-#: points of the whole gap-length group a (keypoint) or (depth) cell's mean square error is
+#: points of the whole gap-length group a (keypoint) or (position) cell's mean square error is
 #: pulled toward: a cell with few held-back points borrows from its group
 RADIUS_PRIOR_POINTS = 20.0
 
@@ -120,7 +120,7 @@ def error_radius(
     per_kp, per_position = shrunk(keypoint, n_keypoints), shrunk(position, N_POSITIONS)
     factor = per_position / group_ms.clamp_min(1e-12)[:, None]  # (groups, positions)
     size = (per_kp[:, :, None] * factor[:, None, :]).sqrt()  # (groups, keypoints, positions)
-    score = err.double() / size[group, keypoint, position].clamp_min(1e-12)
+    score = err / size[group, keypoint, position].clamp_min(1e-12)
     radius = torch.full_like(size, float("nan"))
     for g in range(n_groups):
         scores = score[group == g]

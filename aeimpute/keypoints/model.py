@@ -742,14 +742,12 @@ def calibrate(
     share = (2 * b - a >= 0).to(torch.float64)
     # how far the final repair of each held-back point is from the truth: the error radius
     held = [
-        (torch.linalg.vector_norm(r - share[cell][:, None] * step, dim=-1),
-         *(c[hidden] for c in radius_cells(inp.gap, inp.depth)),
-         kp_index.expand_as(inp.gap)[hidden], inp.gap[hidden])
+        radius_samples(torch.linalg.vector_norm(r - share[cell][:, None] * step, dim=-1), inp,
+                       hidden, radius_cells(inp.gap, inp.depth))
         for step, (_, r, groups, cell, inp, hidden, primary) in zip(guarded, kept, strict=True)
         if primary
     ]  # fmt: skip
-    err, group, position, kp, length = (torch.cat(x) for x in zip(*held, strict=True))
-    radius = error_radius(err, group, kp, position, length, n_kp)
+    radius = error_radius(*(torch.cat(x) for x in zip(*held, strict=True)), n_kp)
     sse = held_rr - 2 * share * held_b + share * share * held_a
     final = torch.zeros(n_groups, dtype=torch.float64, device=xy.device)
     final.index_add_(0, group_of_cell, sse)
@@ -875,6 +873,23 @@ def _frame_blocks(xy: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, t
     return xy[index], mask[index]
 
 
+def radius_samples(
+    err: torch.Tensor,
+    inp: Inputs,
+    hidden: torch.Tensor,
+    cells: tuple[torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, ...]:
+    """What :func:`error_radius` needs of the hidden points of ``inp``, in its order.
+
+    ``err`` holds the hidden points' errors (pixels), ``cells`` the
+    :func:`radius_cells` of every point. Returns ``(err, radius group,
+    keypoint, position, gap length)`` of the hidden points.
+    """
+    group, position = cells
+    keypoint = torch.arange(inp.gap.shape[-1], device=inp.gap.device).expand_as(inp.gap)
+    return err, group[hidden], keypoint[hidden], position[hidden], inp.gap[hidden]
+
+
 def _run_starts(hidden: torch.Tensor) -> torch.Tensor:
     """Points that start a run of hidden frames ``(series, time, keypoints)``."""
     before = torch.nn.functional.pad(hidden[:, :-1], (0, 0, 1, 0))
@@ -905,7 +920,6 @@ def recording_radius(
     n_kp, n_groups = xy.shape[2], len(RADIUS_EDGES)
     xy, mask = _frame_blocks(xy, mask)
     config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
-    kp_index = torch.arange(n_kp, device=xy.device)
     parts, runs = [], torch.zeros(n_groups, dtype=torch.long, device=xy.device)
     # the groups the occlusions can reach: draws go on until each holds enough runs
     reachable = torch.as_tensor(RADIUS_EDGES, device=xy.device) <= config.gap_range[1]
@@ -918,14 +932,12 @@ def recording_radius(
         inp = inputs(xy, mask & ~hidden, geo)
         out = blended(inp, geo.scale * corrections(net, inp), geo.blend, geo)
         err = torch.linalg.vector_norm(out - torch.nan_to_num(xy), dim=-1)[hidden]
-        group, position = radius_cells(inp.gap, inp.depth)
-        runs += torch.bincount(group[_run_starts(hidden)], minlength=n_groups)
-        parts.append((err, group[hidden], kp_index.expand_as(inp.gap)[hidden], position[hidden],
-                      inp.gap[hidden]))  # fmt: skip
+        cells = radius_cells(inp.gap, inp.depth)
+        runs += torch.bincount(cells[0][_run_starts(hidden)], minlength=n_groups)
+        parts.append(radius_samples(err, inp, hidden, cells))
     if not parts:
         return geo.radius, geo.radius_power
-    err, group, kp, position, length = (torch.cat(x) for x in zip(*parts, strict=True))
-    own, power = error_radius(err, group, kp, position, length, n_kp)
+    own, power = error_radius(*(torch.cat(x) for x in zip(*parts, strict=True)), n_kp)
     enough = (runs >= MIN_RECORDING_RUNS)[:, None, None] & torch.isfinite(own)
     return torch.where(enough, own, geo.radius), power
 
@@ -1016,7 +1028,8 @@ def predict_tracks(
     """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
-        if guard and occlusions is not None and geo.radius is not None:
+        # error bars only matter where something is repaired: none for a complete recording
+        if guard and occlusions is not None and geo.radius is not None and not bool(mask.all()):
             generator = torch.Generator(device=device).manual_seed(seed)
             radius, power = recording_radius(net, xy, mask, geo, occlusions, generator)
             geo = replace(geo, radius=radius, radius_power=power)
