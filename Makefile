@@ -49,9 +49,13 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/tabular.py --quick
 
 # the keypoint repair benchmarks (benchmarks/keypoint_recordings.py: recordings the model has not
-# seen, about an hour; benchmarks/keypoints.py: gaps in the recording fitted on, about 20 minutes)
+# seen, about an hour; keypoint_views.py: a second camera view, about 20 minutes;
+# keypoint_cameras.py: calibrated cameras, under a minute; keypoints.py: gaps in the recording
+# fitted on, about 20 minutes)
 bench-keypoints: $(STAMP)
 	$(BIN)/python benchmarks/keypoint_recordings.py
+	$(BIN)/python benchmarks/keypoint_views.py
+	$(BIN)/python benchmarks/keypoint_cameras.py
 	$(BIN)/python benchmarks/keypoints.py
 
 # the fused multi-channel benchmark on UCI Air Quality (see benchmarks/fusion.py); about 40 minutes

@@ -78,3 +78,21 @@ def test_views_benchmark_ratios_and_report():
     text = views.report(summary)
     assert "| 1 | top | 30 | 4.0 | 2.0 | 1.0 | **0.50** | 0.50 | 0.25 | 0.90 / 1.00 |" in text
     assert "30 frames mean 0.50, worst 0.50" in text
+
+
+def test_cameras_benchmark_scores_what_the_cameras_filled():
+    cams = load_benchmark("keypoint_cameras.py")
+    rows = [
+        {"view": "top", "draw": 0, "method": "linear", "length": 10, "points": 10,
+         "sq": 10 * 4.0**2, "gap_px": 4.0, "by_cameras": 0, "inside": 0},
+        {"view": "top", "draw": 0, "method": cams.GUARDED, "length": 10, "points": 10,
+         "sq": 10 * 2.0**2, "gap_px": 2.0, "by_cameras": 5, "inside": 4},
+    ]  # fmt: skip
+    summary = cams.summarise(pd.DataFrame(rows))
+    guarded = summary[summary.method == cams.GUARDED].iloc[0]
+    assert guarded.to_linear == pytest.approx(0.5) and guarded.by_cameras == pytest.approx(0.5)
+    assert guarded.coverage == pytest.approx(0.8)
+    assert np.isnan(summary[summary.method == "linear"].coverage.iloc[0])
+    text = cams.report(summary)
+    assert f"| top | 10 | {cams.GUARDED} | 10 | 0.50 | 2.0 | 2.0 | 2.0 | 0.50 | 0.80 |" in text
+    assert "| top | 10 | linear | 10 | 0.00 | 4.0 | 4.0 | 4.0 | 1.00 | – |" in text

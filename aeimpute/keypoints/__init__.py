@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aeimpute.keypoints.cameras import Camera, CameraGroup, fill_from_cameras
 from aeimpute.keypoints.imputer import KeypointImputer
 from aeimpute.keypoints.io import (
     PoseData,
@@ -24,8 +25,11 @@ from aeimpute.keypoints.views import join_views, split_views
 from aeimpute.keypoints.xarray_poses import from_movement, to_movement
 
 __all__ = [
+    "Camera",
+    "CameraGroup",
     "KeypointImputer",
     "PoseData",
+    "fill_from_cameras",
     "from_movement",
     "join_views",
     "read_dlc",

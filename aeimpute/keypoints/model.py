@@ -34,6 +34,11 @@ from aeimpute.training import OptimConfig, optimise
 HORIZON = 64.0
 
 
+#: ``ShapeModel.left_out``: smallest determinant of ``I - H`` (a keypoint's 2 x 2 block of the
+#: hat matrix) for which the leave-one-out identity is used
+MIN_FREEDOM = 1e-4
+
+
 @dataclass
 class ShapeModel:
     """Probabilistic PCA of keypoint configurations ``(2 * keypoints,)``, optionally shift-free.
@@ -68,24 +73,64 @@ class ShapeModel:
             shift,
         )
 
-    def estimate(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Posterior-mean configuration of every frame given its observed keypoints.
-
-        ``values`` is ``(batch, time, 2 * keypoints)``, ``mask`` ``(batch, time, keypoints)``.
-        """
-        mean = self.mean.to(values.dtype)
+    def _basis(self, values: torch.Tensor) -> torch.Tensor:
+        """The components, with the two shift directions when ``shift``."""
         basis = self.components.to(values.dtype)
         if self.shift:
             move = torch.zeros(basis.shape[0], 2, dtype=values.dtype, device=values.device)
             move[0::2, 0] = 1.0
             move[1::2, 1] = 1.0
             basis = torch.cat([basis, move], dim=1)
+        return basis
+
+    def _posterior(self, values: torch.Tensor, mask: torch.Tensor):
+        """Posterior-mean configurations, the basis and each frame's posterior precision."""
+        mean = self.mean.to(values.dtype)
+        basis = self._basis(values)
         m2 = _mask2(mask).to(values.dtype)
         resid = torch.nan_to_num(values - mean) * m2
         gram = torch.einsum("btc,cr,cs->btrs", m2, basis, basis)
         eye = torch.eye(basis.shape[1], dtype=values.dtype, device=values.device)
-        z = torch.linalg.solve(gram + self.noise * eye, (resid @ basis).unsqueeze(-1))
-        return mean + z.squeeze(-1) @ basis.T
+        precision = gram + self.noise * eye
+        z = torch.linalg.solve(precision, (resid @ basis).unsqueeze(-1))
+        return mean + z.squeeze(-1) @ basis.T, basis, precision
+
+    def estimate(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Posterior-mean configuration of every frame given its observed keypoints.
+
+        ``values`` is ``(batch, time, 2 * keypoints)``, ``mask`` ``(batch, time, keypoints)``.
+        """
+        return self._posterior(values, mask)[0]
+
+    def left_out(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Each keypoint estimated from the *other* keypoints observed in its frame.
+
+        Same shapes as :meth:`estimate`. A missing keypoint gets the posterior
+        mean (it did not inform it); an observed one the posterior mean of the
+        frame without it, by the leave-one-out identity of linear Gaussian
+        models: ``x - (I - H) ^ -1 (x - estimate)`` with ``H`` the keypoint's
+        2 x 2 block of the hat matrix ``W (W' W + noise I) ^ -1 W'`` of the
+        frame's observed coordinates.
+        """
+        est, basis, precision = self._posterior(values, mask)
+        b, t, c = values.shape
+        k = c // 2
+        per_kp = basis.reshape(k, 2, -1).double()
+        hat = torch.einsum("kir,btrs,kjs->btkij", per_kp, torch.linalg.inv(precision.double()),
+                           per_kp)  # fmt: skip
+        free = torch.eye(2, dtype=hat.dtype, device=hat.device) - hat
+        # a keypoint the others hardly constrain has a leverage near 1 (``free`` near
+        # singular): its own estimate stands in (no offset to anchor on)
+        det = torch.linalg.det(free)
+        stable = det > MIN_FREEDOM
+        free = torch.where(
+            stable[..., None, None], free, torch.eye(2, dtype=hat.dtype, device=hat.device)
+        )
+        seen = torch.nan_to_num(values).reshape(b, t, k, 2)
+        resid = (seen - est.reshape(b, t, k, 2)).double()
+        out = seen - torch.linalg.solve(free, resid.unsqueeze(-1)).squeeze(-1).to(values.dtype)
+        keep = mask & stable
+        return torch.where(keep[..., None], out, est.reshape(b, t, k, 2)).reshape(b, t, c)
 
     def to(self, device) -> ShapeModel:
         return replace(self, mean=self.mean.to(device), components=self.components.to(device))
@@ -195,11 +240,15 @@ class Inputs:
     centre: torch.Tensor  # (batch, time, 2): centre of the frame's keypoints, pixels
     motion: torch.Tensor  # (batch, time): mean speed of the observed keypoints / scale
     depth: torch.Tensor  # long (batch, time, keypoints): frames to the nearest observation
+    #: (batch, time, keypoints, 2): the shape models' estimates moved by their own error at the
+    #: gap's ends, bridged (see :func:`anchored`), pixels
+    shaped_anchored: torch.Tensor
+    placed_anchored: torch.Tensor
 
     def window(self, a: int, z: int) -> Inputs:
         """The frames ``a:z`` of every series."""
         fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed", "cubic",
-                  "centre", "motion", "depth")  # fmt: skip
+                  "centre", "motion", "depth", "shaped_anchored", "placed_anchored")  # fmt: skip
         return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
 
 
@@ -250,14 +299,20 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     after = after[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
     if geo.shape is not None:
         guess = geo.shape.estimate(body.reshape(b, t, 2 * k), mask).reshape(b, t, k, 2)
+        others = geo.shape.left_out(body.reshape(b, t, 2 * k), mask).reshape(b, t, k, 2)
     else:
-        guess = template
+        guess = others = template
     shaped = centre[:, :, None] + geo.scale * _turn(guess, cos, sin)
+    shaped_anchored = anchored(
+        shaped, centre[:, :, None] + geo.scale * _turn(others, cos, sin), xy, mask
+    )
     if geo.placement is not None:
         flat = (xy / geo.scale).reshape(b, t, 2 * k)
         placed = geo.scale * geo.placement.estimate(flat, mask).reshape(b, t, k, 2)
+        placed_others = geo.scale * geo.placement.left_out(flat, mask).reshape(b, t, k, 2)
+        placed_anchored = anchored(placed, placed_others, xy, mask)
     else:
-        placed = shaped
+        placed, placed_anchored = shaped, shaped_anchored
     placed_body = _turn((placed - centre[:, :, None]) / geo.scale, cos, -sin)
     feats = torch.cat(
         [
@@ -272,7 +327,26 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     cubic = torch.where(torch.isfinite(cubic), cubic, lin)
     motion = frame_motion(xy, mask) / geo.scale
     return Inputs(feats, lin, gap, cos[..., None], sin[..., None], shaped, placed, cubic,
-                  centre, motion, depth)  # fmt: skip
+                  centre, motion, depth, shaped_anchored, placed_anchored)  # fmt: skip
+
+
+def anchored(
+    estimate: torch.Tensor, left_out: torch.Tensor, xy: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """A shape model's estimate in a gap, moved by the model's own error at the gap's ends.
+
+    ``left_out`` is the model's estimate of each observed point from the other
+    keypoints of its frame (:meth:`ShapeModel.left_out`); its error there is
+    bridged linearly across the gap and added to ``estimate``. A shape model
+    misses a keypoint by an offset that drifts slowly (the pose it cannot
+    explain); the anchors measure that offset, the estimate keeps the motion
+    the other keypoints show. All ``(batch, time, keypoints, 2)`` pixels;
+    ``mask (batch, time, keypoints)``.
+    """
+    b, t, k, _ = xy.shape
+    error = torch.where(mask[..., None], xy - left_out, torch.nan).reshape(b, t, 2 * k)
+    offset = bridge(error, _mask2(mask)).filled.reshape(b, t, k, 2)
+    return estimate + torch.nan_to_num(offset)
 
 
 def frame_motion(xy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -496,8 +570,9 @@ def _group(gap: torch.Tensor) -> torch.Tensor:
     return (torch.bucketize(gap.clamp_min(1), edges, right=True) - 1).clamp(0, len(BLEND_EDGES) - 1)
 
 
-#: stacked candidates: network, body model, placement model, cubic bridge
-N_CANDIDATES = 4
+#: the stacked candidates (see :func:`_candidates`), in the order of the blend's weights
+CANDIDATES = ("network", "body", "placement", "cubic", "anchored body", "anchored placement")
+N_CANDIDATES = len(CANDIDATES)
 
 
 def _simplex(n: int, budget: int = 10, steps: int = 10) -> list[tuple[float, ...]]:
@@ -513,8 +588,10 @@ _GRID = torch.tensor(_simplex(N_CANDIDATES), dtype=torch.float64)
 
 
 def _candidates(inp: Inputs, delta: torch.Tensor) -> list[torch.Tensor]:
-    """Corrections to the bridge: network, body model, placement model, cubic bridge."""
-    return [delta, inp.shaped - inp.bridged, inp.placed - inp.bridged, inp.cubic - inp.bridged]
+    """Corrections to the bridge: network, body model, placement model, cubic bridge, anchored
+    body model, anchored placement model."""
+    return [delta, inp.shaped - inp.bridged, inp.placed - inp.bridged, inp.cubic - inp.bridged,
+            inp.shaped_anchored - inp.bridged, inp.placed_anchored - inp.bridged]  # fmt: skip
 
 
 def blended(
@@ -642,18 +719,19 @@ def calibrate(
     held_back: torch.Tensor | None = None,
     n_draws: int = 4,
 ) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """Blend weights per gap-length group ``(groups, 4)``, shares kept, and a report.
+    """Blend weights per gap-length group ``(groups, N_CANDIDATES)``, shares kept, a report.
 
-    Five estimates of a missing point are stacked: the linear bridge, the
+    Seven estimates of a missing point are stacked: the linear bridge, the
     bridge plus the network's correction, the two shape models' estimates
-    from the other keypoints of the frame, and a cubic Hermite bridge. For
-    each group of gap lengths the weights ``(a, b, c, d)``, each >= 0 and
-    summing to at most 1 on a grid of 0.1, in ``bridge + a * correction +
-    b * (body - bridge) + c * (placement - bridge) + d * (cubic - bridge)``
-    are those with the smallest squared error on the held-back validation
-    gaps (points the network never saw), or without them on fresh occlusion
-    draws. Where nothing beats the straight line (often 1-2 frame gaps), all
-    weights are 0 and the result is linear interpolation.
+    from the other keypoints of the frame, a cubic Hermite bridge, and the
+    two shape models' estimates anchored at the gap's ends (:func:`anchored`).
+    For each group of gap lengths the weights ``w`` (``N_CANDIDATES`` of them),
+    each >= 0 and summing to at most 1 on a grid of 0.1, in ``bridge +
+    sum_i w_i * (estimate_i - bridge)`` are those with the smallest squared
+    error on the held-back validation gaps (points the network never saw),
+    or without them on fresh occlusion draws. Where nothing beats the
+    straight line (often 1-2 frame gaps), all weights are 0 and the result
+    is linear interpolation.
 
     Next, per group, corrections longer than a limit are scaled down to it:
     the limit, a multiple (``CAP_MULTIPLES``) of the straight line's RMSE on
@@ -992,9 +1070,8 @@ def fit_model(
         )
     history["calibration"] = report
     weights = geo.blend.tolist()
-    names = ("network", "body", "placement", "cubic")
     history["blend"] = {
-        label: {n: round(w, 2) for n, w in zip(names, ws, strict=True)}
+        label: {n: round(w, 2) for n, w in zip(CANDIDATES, ws, strict=True)}
         for label, ws in zip(gap_labels(), weights, strict=True)
     }
     return net, geo, history
@@ -1075,11 +1152,14 @@ def geometry_from_state(meta: dict) -> Geometry:
         value = meta.get(key)  # model files from before a field existed: None
         return None if value is None else torch.tensor(value, dtype=torch.float32)
 
+    blend = tensor("blend")
+    if blend is not None and blend.shape[1] < N_CANDIDATES:  # saved before the later candidates
+        blend = torch.nn.functional.pad(blend, (0, N_CANDIDATES - blend.shape[1]))
     return Geometry(
         float(meta["scale"]),
         tensor("template"),
         bool(meta["rotate"]),
-        tensor("blend"),
+        blend,
         ShapeModel.from_json(meta["shape"]),
         ShapeModel.from_json(meta["placement"]),
         shrink=tensor("shrink"),
