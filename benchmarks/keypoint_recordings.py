@@ -18,8 +18,10 @@ Methods fill the damaged part: linear and PCHIP interpolation, a constant-veloci
 smoother, ``KeypointImputer`` fitted on the damaged part itself ("own"), and
 ``KeypointImputer`` fitted on the other parts of the set-up only, as they come (their
 low-confidence points missing, no artificial gaps), then applied to the part ("other
-recordings", leave one out); each fitted model also repairs the part with ``guard=False``
-(its gap-length blend without the per-keypoint fallback, limits and envelope). Scores, per
+recordings", leave one out); each fitted model also repairs the part with
+``error_bars="fit"`` (judged on the fit's held-back gaps only, without the check on the
+recording being repaired) and with ``guard=False`` (its gap-length blend without the
+per-keypoint fallback, limits, envelope and check). Scores, per
 gap length and kind: pixel RMSE over the hidden points, and the median and 95th percentile of
 the per-gap errors (a gap's error is the RMSE of its points), each also as a ratio to linear
 interpolation of the same gaps. Error bars: the share of hidden points inside their 90% error
@@ -60,6 +62,8 @@ COVERAGE_DRAWS = 8
 MORE_DRAWS = f"{OTHERS}, {COVERAGE_DRAWS} more gap draws"
 #: the same fitted model with ``guard=False`` (the gap-length blend alone)
 UNGUARDED = ", guard=False"
+#: the same fitted model judged on the fit's held-back gaps only (no check on the recording)
+NO_CHECK = ", error_bars='fit'"
 
 
 def load(setup: str):
@@ -162,6 +166,9 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                 repaired = imp.transform(damaged)
                 outs[m], radii[m] = repaired.xy, repaired.uncertainty
                 outs[m + UNGUARDED] = imp.set_params(guard=False).transform(damaged).xy
+                no_check = imp.set_params(guard=True, error_bars="fit").transform(damaged)
+                outs[m + NO_CHECK] = no_check.xy
+                imp.set_params(error_bars="recording")
             seen = np.isfinite(damaged.xy).all(-1)
             for m, out in outs.items():
                 assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
@@ -169,7 +176,6 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                 table = per_gap(dist, gaps, radii.get(m)).assign(setup=setup, part=i, method=m)
                 table["fit_s"] = {OWN: own_s, OTHERS: others_s}.get(m, np.nan)
                 rows.append(table)
-            fits[OTHERS].set_params(guard=True)
             for d in range(1, COVERAGE_DRAWS + 1):
                 hidden_d, gaps_d = keypoint_gaps(reliable, LENGTHS, counts, block or 99,
                                                  rng=seed + i + 1000 * d)  # fmt: skip
@@ -244,7 +250,8 @@ def coverage_table(summary: pd.DataFrame) -> str:
 def tables(summary: pd.DataFrame) -> str:
     """Ratio tables (to linear) for both KeypointImputer fits, every part, and the pixels."""
     parts_ = []
-    for method in (OWN, OTHERS, OWN + UNGUARDED, OTHERS + UNGUARDED):
+    for method in (OWN, OTHERS, OWN + NO_CHECK, OTHERS + NO_CHECK, OWN + UNGUARDED,
+                   OTHERS + UNGUARDED):  # fmt: skip
         s = summary[summary.method == method]
         parts_.append(f"**{method}**: RMSE ratio to linear interpolation (95th-percentile "
                       "ratio of per-gap errors in brackets); single = one keypoint, "

@@ -119,12 +119,15 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         the straight line. Read by :meth:`transform`, so it can be switched
         on a fitted model. False uses the gap-length blend alone.
     error_bars : {"recording", "fit"}, default="recording"
-        Where the error bars of repaired points (``PoseData.uncertainty``) are
-        measured: ``"fit"`` on the held-back gaps of the fit only;
-        ``"recording"`` also on artificial gaps in the recording being
-        repaired (at most 16,384 of its frames), so that a recording harder
-        than the fit's gets wider ones, at the cost of about one more pass of
-        the network over that many frames. Read by :meth:`transform`.
+        Where the repair is judged: ``"fit"`` on the held-back gaps of the
+        fit only; ``"recording"`` also on artificial gaps in the recording
+        being repaired (at most 16,384 of its frames), at the cost of about
+        one more pass of the network over that many frames. There, with the
+        guard, a range of gap lengths where the repair did worse than the
+        straight line gets the straight line (a model fitted on other
+        recordings can miss on this one), and the error bars of repaired
+        points (``PoseData.uncertainty``) are measured, so a recording harder
+        than the fit's gets wider ones. Read by :meth:`transform`.
     max_iter : int, default=1500
         Training steps (mini-batches of windows; formerly ``max_steps``).
     batch_size : int, default=16

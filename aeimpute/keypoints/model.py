@@ -974,31 +974,48 @@ def _run_starts(hidden: torch.Tensor) -> torch.Tensor:
     return hidden & ~before
 
 
+@dataclass
+class RecordingCheck:
+    """What artificial gaps in the recording being repaired say (see :func:`check_recording`)."""
+
+    #: error radii and power, as ``Geometry.radius`` / ``radius_power``
+    radius: torch.Tensor | None
+    radius_power: float
+    #: (blend groups,) bool: False where the repair did worse than the straight line
+    keep: torch.Tensor
+
+
 @torch.no_grad()
-def recording_radius(
+def check_recording(
     net: TemporalConvNet,
     xy: torch.Tensor,
     mask: torch.Tensor,
     geo: Geometry,
     config: Occlusions,
     generator: torch.Generator,
-) -> tuple[torch.Tensor, float]:
-    """The error radii and power (as ``geo.radius``, ``geo.radius_power``) measured on the
-    recording ``xy`` itself.
+) -> RecordingCheck:
+    """Measure the repair on the recording ``xy`` itself: where to trust it, error radii.
 
     A recording the model was not fitted on can be harder (another animal,
     more motion) or easier than the held-back gaps of the fit. Artificial
     gaps are hidden in the recording's own observed points (occlusion draws
     per ``RECORDING_WINDOW`` frames, over at most ``RECORDING_FRAMES`` frames
-    of it), repaired, and :func:`error_radius`
-    measured on them; draws go on until every radius group the occlusions
-    reach holds ``MIN_RECORDING_RUNS`` runs (at most ``MAX_RECORDING_DRAWS``),
-    and a group with fewer keeps the fit's radii.
+    of it) and repaired; draws go on until every radius group the occlusions
+    reach holds ``MIN_RECORDING_RUNS`` runs (at most ``MAX_RECORDING_DRAWS``).
+    Per gap-length group of the blend that holds ``MIN_RECORDING_RUNS`` runs,
+    the repair is kept only if its squared error there is below the straight
+    line's (``keep``; elsewhere the recording gets linear interpolation).
+    Then :func:`error_radius` is measured on the errors of what is kept
+    (the straight line's where it is not); a radius group with fewer runs
+    keeps the fit's radii.
     """
-    n_kp, n_groups = xy.shape[2], len(RADIUS_EDGES)
+    n_kp, n_groups, n_blend = xy.shape[2], len(RADIUS_EDGES), len(BLEND_EDGES)
     xy, mask = _frame_blocks(xy, mask)
     config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
     parts, runs = [], torch.zeros(n_groups, dtype=torch.long, device=xy.device)
+    blend_runs = torch.zeros(n_blend, dtype=torch.long, device=xy.device)
+    sse = torch.zeros(2, n_blend, dtype=torch.float64, device=xy.device)  # repair, line
+    keep = torch.ones(n_blend, dtype=torch.bool, device=xy.device)
     # the groups the occlusions can reach: draws go on until each holds enough runs
     reachable = torch.as_tensor(RADIUS_EDGES, device=xy.device) <= config.gap_range[1]
     for _ in range(MAX_RECORDING_DRAWS):
@@ -1009,15 +1026,26 @@ def recording_radius(
             break
         inp = inputs(xy, mask & ~hidden, geo)
         out = blended(inp, geo.scale * corrections(net, inp), geo.blend, geo)
-        err = torch.linalg.vector_norm(out - torch.nan_to_num(xy), dim=-1)[hidden]
+        truth = torch.nan_to_num(xy)
+        err = torch.linalg.vector_norm(out - truth, dim=-1)[hidden]
+        line = torch.linalg.vector_norm(inp.bridged - truth, dim=-1)[hidden]
+        blend_group = _group(inp.gap)[hidden]
+        for i, e in enumerate((err, line)):
+            sse[i].index_add_(0, blend_group, e.double() ** 2)
+        starts = _run_starts(hidden)
+        blend_runs += torch.bincount(_group(inp.gap)[starts], minlength=n_blend)
         cells = radius_cells(inp.gap, inp.depth)
-        runs += torch.bincount(cells[0][_run_starts(hidden)], minlength=n_groups)
-        parts.append(radius_samples(err, inp, hidden, cells))
+        runs += torch.bincount(cells[0][starts], minlength=n_groups)
+        parts.append((line, blend_group, radius_samples(err, inp, hidden, cells)))
     if not parts:
-        return geo.radius, geo.radius_power
-    own, power = error_radius(*(torch.cat(x) for x in zip(*parts, strict=True)), n_kp)
+        return RecordingCheck(geo.radius, geo.radius_power, keep)
+    keep = ~((blend_runs >= MIN_RECORDING_RUNS) & (sse[0] > sse[1]))
+    samples = [(torch.where(keep[group], s[0], line), *s[1:]) for line, group, s in parts]
+    if geo.radius is None:
+        return RecordingCheck(None, geo.radius_power, keep)
+    own, power = error_radius(*(torch.cat(x) for x in zip(*samples, strict=True)), n_kp)
     enough = (runs >= MIN_RECORDING_RUNS)[:, None, None] & torch.isfinite(own)
-    return torch.where(enough, own, geo.radius), power
+    return RecordingCheck(torch.where(enough, own, geo.radius), power, keep)
 
 
 def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -1099,17 +1127,21 @@ def predict_tracks(
     (both (frames, individuals, keypoints); radii NaN without calibration or guard).
 
     ``guard=False`` leaves out the geometry's per-keypoint fallback, length
-    limits and envelope (see :func:`calibrate`). With ``occlusions``, the
-    error radii are measured on the recording itself (:func:`recording_radius`,
-    occlusion draws seeded with ``seed``).
+    limits and envelope (see :func:`calibrate`). With ``occlusions`` (and the
+    guard), the repair is checked on the recording itself
+    (:func:`check_recording`, occlusion draws seeded with ``seed``): gap-length
+    groups where it lost to the straight line there get the straight line,
+    and the error radii are measured there.
     """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
-        # error bars only matter where something is repaired: none for a complete recording
-        if guard and occlusions is not None and geo.radius is not None and not bool(mask.all()):
+        # only matters where something is repaired: nothing to check in a complete recording
+        if guard and occlusions is not None and geo.blend is not None and not bool(mask.all()):
             generator = torch.Generator(device=device).manual_seed(seed)
-            radius, power = recording_radius(net, xy, mask, geo, occlusions, generator)
-            geo = replace(geo, radius=radius, radius_power=power)
+            check = check_recording(net, xy, mask, geo, occlusions, generator)
+            # a gap-length group where the repair lost to the straight line gets the line
+            geo = replace(geo, radius=check.radius, radius_power=check.radius_power,
+                          blend=geo.blend * check.keep[:, None].to(geo.blend.dtype))  # fmt: skip
         pred, gap, radius = repair(net, xy, mask, geo if guard else unguarded(geo))
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
