@@ -257,9 +257,10 @@ def _estimate(group: CameraGroup, pixels: np.ndarray, view: int, anchor: bool):
     xy = pixels[view]
     seen = np.isfinite(xy).all(-1)
     mask = _series(seen).bool()
-    if anchor:
+    if anchor:  # anchors: frames where the view saw the point and the others placed it
         est = _series(back)
-        back = _frames_first(anchored(est, est, _series(xy), mask))
+        placed = mask & torch.isfinite(est).all(-1)
+        back = _frames_first(anchored(est, est, _series(xy), placed))
     return back, _frames_first(bridge(_series(xy[..., 0]), mask).gap_lengths())
 
 
