@@ -97,3 +97,37 @@ def test_two_views_example_uses_the_second_camera_and_writes_both_files(tmp_path
     repaired = read_dlc(tmp_path / "out" / "top.csv")
     assert np.isfinite(repaired.xy).all()
     assert (tmp_path / "out" / "side.csv").exists()
+
+
+def test_calibrated_cameras_example_fills_from_the_other_cameras_and_writes_files(tmp_path, capsys):
+    import re
+
+    from aeimpute.keypoints import PoseData, read_dlc, write_dlc
+
+    run = runpy.run_path(str(EXAMPLES / "calibrated_cameras.py"), run_name="__not_main__")
+    run["main"](["--steps", "10"])
+    out = capsys.readouterr().out
+    assert "view 1: 40 points lost, 40 filled from the other cameras" in out
+    line, cameras = (float(x) for x in re.findall(r"RMSE ([\d.]+) px", out))
+    assert cameras < 0.2 * line  # the paw moves fast: the straight line misses it
+    # files: an Anipose calibration and one DeepLabCut file per camera
+    group, views, _ = run["generated"]()
+    toml = []
+    for i, c in enumerate(group.cameras):
+        toml += [f"[cam_{i}]", f'name = "{c.name}"', f"matrix = {c.matrix.tolist()}",
+                 f"distortions = {c.distortions.tolist()}", f"rotation = {c.rotation.tolist()}",
+                 f"translation = {c.translation.tolist()}"]  # fmt: skip
+    (tmp_path / "calibration.toml").write_text("\n".join(toml) + "\n")
+    files = []
+    for c, v in zip(group.cameras, views, strict=True):
+        files.append(tmp_path / f"{c.name}.csv")
+        conf = np.where(np.isfinite(v.xy).all(-1), 1.0, np.nan)
+        write_dlc(PoseData(v.xy, conf, v.keypoint_names), files[-1])
+    # the files in another order, named
+    order = [files[1], files[0], files[2]]
+    run["main"]([str(tmp_path / "calibration.toml"), *map(str, order), "--cameras", "front",
+                 "left", "right", "-o", str(tmp_path / "out"), "--steps", "10"])  # fmt: skip
+    assert "view 0: 40 points lost, 40 filled" in capsys.readouterr().out
+    front = read_dlc(tmp_path / "out" / "front.csv")
+    assert np.isfinite(front.xy).all()
+    np.testing.assert_allclose(front.xy[:300], views[1].xy[:300], atol=1e-6)  # kept as read
