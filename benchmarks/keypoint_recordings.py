@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     if results.empty:
         raise SystemExit("no set-up was available")
     args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / "keypoint_recordings.csv", index=False)
+    results.to_csv(args.out / "keypoint_recordings.csv", index=False, float_format="%.5g")
     summary = summarise(results)
     fits = results.dropna(subset=["fit_s"]).drop_duplicates(["setup", "part", "method"])
     secs = fits.groupby("method").fit_s.mean()

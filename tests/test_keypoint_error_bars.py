@@ -95,7 +95,15 @@ def test_error_bars_widen_on_a_recording_harder_than_the_fit(fitted):
     shaky[hidden] = np.nan
     _, r_calm = fitted.transform(calm, return_uncertainty=True)
     _, r_shaky = fitted.transform(shaky, return_uncertainty=True)
-    assert np.median(r_shaky[hidden]) > 2 * np.median(r_calm[hidden])
+    # about 2x (3 px of tracking noise); measured on the fit alone, both would be the same
+    assert np.median(r_shaky[hidden]) > 1.5 * np.median(r_calm[hidden])
+    fitted.set_params(error_bars="fit")
+    try:
+        _, fit_calm = fitted.transform(calm, return_uncertainty=True)
+        _, fit_shaky = fitted.transform(shaky, return_uncertainty=True)
+    finally:
+        fitted.set_params(error_bars="recording")
+    assert np.median(fit_shaky[hidden]) < 1.2 * np.median(fit_calm[hidden])
 
 
 def test_error_bars_are_reproducible_and_survive_save_and_load(fitted, tmp_path):

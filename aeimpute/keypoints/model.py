@@ -594,15 +594,28 @@ def _candidates(inp: Inputs, delta: torch.Tensor) -> list[torch.Tensor]:
             inp.shaped_anchored - inp.bridged, inp.placed_anchored - inp.bridged]  # fmt: skip
 
 
+def crowd(inp: Inputs) -> torch.Tensor:
+    """1 where a missing point shares its frame with other missing keypoints, else 0
+    ``(batch, time, keypoints)``."""
+    missing = inp.gap > 0
+    return (missing.sum(-1, keepdim=True) >= 2).long().expand_as(inp.gap)
+
+
 def blended(
-    inp: Inputs, delta: torch.Tensor, blend: torch.Tensor | None, geo: Geometry | None = None
+    inp: Inputs,
+    delta: torch.Tensor,
+    blend: torch.Tensor | None,
+    geo: Geometry | None = None,
+    keep: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The bridge plus the weighted corrections of its gap-length group.
 
     With ``geo`` (the guard), its ``cap`` limits the length of each point's
     correction (per gap-length group), its ``shrink`` keeps or drops it (by
     gap-length group, keypoint and motion class) and its ``envelope`` sends
-    an estimate the body never showed back to the bridge.
+    an estimate the body never showed back to the bridge. ``keep``
+    ``(groups, 2)`` (see :func:`check_recording`) drops the corrections of a
+    gap-length group, for points alone in their frame or not (:func:`crowd`).
     """
     if blend is None:
         return inp.bridged + delta
@@ -611,6 +624,8 @@ def blended(
         step = capped(step, geo.cap[_group(inp.gap)])
     if geo is not None and geo.shrink is not None:
         step = step * shrink_of(inp, geo)[..., None]
+    if keep is not None:
+        step = step * keep[_group(inp.gap), crowd(inp)][..., None].to(step.dtype)
     out = inp.bridged + step
     if geo is not None and geo.envelope is not None:
         out = torch.where(inside(out, inp, geo)[..., None], out, inp.bridged)
@@ -904,12 +919,13 @@ def repair(
     mask: torch.Tensor,
     geo: Geometry,
     chunk: int = 16384,
+    keep: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Predictions for every point of series ``xy`` (series, time, keypoints, 2), gap lengths
     and error radii (pixels; see :func:`radius_of`).
 
     Long series run in chunks with enough overlap that the result equals a
-    single pass over the whole series.
+    single pass over the whole series. ``keep``: see :func:`blended`.
     """
     net.eval()
     n_time = xy.shape[1]
@@ -920,7 +936,7 @@ def repair(
         hi = min(n_time, lo + chunk)
         a, z = max(0, lo - halo), min(n_time, hi + halo)
         delta = geo.scale * corrections(net, inp.window(a, z))[:, lo - a : hi - a]
-        out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend, geo)
+        out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend, geo, keep)
     return out, inp.gap, radius_of(inp, geo)
 
 
@@ -981,7 +997,9 @@ class RecordingCheck:
     #: error radii and power, as ``Geometry.radius`` / ``radius_power``
     radius: torch.Tensor | None
     radius_power: float
-    #: (blend groups,) bool: False where the repair did worse than the straight line
+    #: (blend groups, 2) bool, per gap-length group for points alone in their frame and
+    #: points with other keypoints missing (:func:`crowd`): False where the repair did
+    #: worse than the straight line
     keep: torch.Tensor
 
 
@@ -1002,8 +1020,10 @@ def check_recording(
     per ``RECORDING_WINDOW`` frames, over at most ``RECORDING_FRAMES`` frames
     of it) and repaired; draws go on until every radius group the occlusions
     reach holds ``MIN_RECORDING_RUNS`` runs (at most ``MAX_RECORDING_DRAWS``).
-    Per gap-length group of the blend that holds ``MIN_RECORDING_RUNS`` runs,
-    the repair is kept only if its squared error there is below the straight
+    Per gap-length group of the blend, separately for points alone in their
+    frame and points with other keypoints missing (:func:`crowd`), that holds
+    ``MIN_RECORDING_RUNS`` runs (else over the whole gap-length group), the
+    repair is kept only if its squared error there is below the straight
     line's (``keep``; elsewhere the recording gets linear interpolation).
     Then :func:`error_radius` is measured on the errors of what is kept
     (the straight line's where it is not); a radius group with fewer runs
@@ -1013,9 +1033,10 @@ def check_recording(
     xy, mask = _frame_blocks(xy, mask)
     config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
     parts, runs = [], torch.zeros(n_groups, dtype=torch.long, device=xy.device)
-    blend_runs = torch.zeros(n_blend, dtype=torch.long, device=xy.device)
-    sse = torch.zeros(2, n_blend, dtype=torch.float64, device=xy.device)  # repair, line
-    keep = torch.ones(n_blend, dtype=torch.bool, device=xy.device)
+    # per gap-length group and crowd (alone in the frame or not): runs, squared errors
+    blend_runs = torch.zeros(n_blend * 2, dtype=torch.long, device=xy.device)
+    sse = torch.zeros(2, n_blend * 2, dtype=torch.float64, device=xy.device)  # repair, line
+    keep = torch.ones(n_blend, 2, dtype=torch.bool, device=xy.device)
     # the groups the occlusions can reach: draws go on until each holds enough runs
     reachable = torch.as_tensor(RADIUS_EDGES, device=xy.device) <= config.gap_range[1]
     for _ in range(MAX_RECORDING_DRAWS):
@@ -1029,18 +1050,25 @@ def check_recording(
         truth = torch.nan_to_num(xy)
         err = torch.linalg.vector_norm(out - truth, dim=-1)[hidden]
         line = torch.linalg.vector_norm(inp.bridged - truth, dim=-1)[hidden]
-        blend_group = _group(inp.gap)[hidden]
+        cell = _group(inp.gap) * 2 + crowd(inp)
         for i, e in enumerate((err, line)):
-            sse[i].index_add_(0, blend_group, e.double() ** 2)
+            sse[i].index_add_(0, cell[hidden], e.double() ** 2)
         starts = _run_starts(hidden)
-        blend_runs += torch.bincount(_group(inp.gap)[starts], minlength=n_blend)
+        blend_runs += torch.bincount(cell[starts], minlength=n_blend * 2)
         cells = radius_cells(inp.gap, inp.depth)
         runs += torch.bincount(cells[0][starts], minlength=n_groups)
-        parts.append((line, blend_group, radius_samples(err, inp, hidden, cells)))
+        parts.append((line, cell[hidden], radius_samples(err, inp, hidden, cells)))
     if not parts:
         return RecordingCheck(geo.radius, geo.radius_power, keep)
-    keep = ~((blend_runs >= MIN_RECORDING_RUNS) & (sse[0] > sse[1]))
-    samples = [(torch.where(keep[group], s[0], line), *s[1:]) for line, group, s in parts]
+    # a cell with too few runs takes the decision of its whole gap-length group
+    pooled_runs = blend_runs.reshape(n_blend, 2).sum(1).repeat_interleave(2)
+    pooled = sse.reshape(2, n_blend, 2).sum(2).repeat_interleave(2, dim=1)
+    alone = blend_runs >= MIN_RECORDING_RUNS
+    runs_used = torch.where(alone, blend_runs, pooled_runs)
+    sse = torch.where(alone, sse, pooled)
+    keep = ~((runs_used >= MIN_RECORDING_RUNS) & (sse[0] > sse[1]))
+    samples = [(torch.where(keep[c], s[0], line), *s[1:]) for line, c, s in parts]
+    keep = keep.reshape(n_blend, 2)
     if geo.radius is None:
         return RecordingCheck(None, geo.radius_power, keep)
     own, power = error_radius(*(torch.cat(x) for x in zip(*samples, strict=True)), n_kp)
@@ -1135,14 +1163,14 @@ def predict_tracks(
     """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
+        keep = None
         # only matters where something is repaired: nothing to check in a complete recording
         if guard and occlusions is not None and geo.blend is not None and not bool(mask.all()):
             generator = torch.Generator(device=device).manual_seed(seed)
             check = check_recording(net, xy, mask, geo, occlusions, generator)
-            # a gap-length group where the repair lost to the straight line gets the line
-            geo = replace(geo, radius=check.radius, radius_power=check.radius_power,
-                          blend=geo.blend * check.keep[:, None].to(geo.blend.dtype))  # fmt: skip
-        pred, gap, radius = repair(net, xy, mask, geo if guard else unguarded(geo))
+            geo = replace(geo, radius=check.radius, radius_power=check.radius_power)
+            keep = check.keep  # where the repair lost to the straight line: the line
+        pred, gap, radius = repair(net, xy, mask, geo if guard else unguarded(geo), keep=keep)
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
         gap.cpu().numpy().transpose(1, 0, 2),
