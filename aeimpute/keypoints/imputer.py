@@ -125,7 +125,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         one more pass of the network over that many frames. There, with the
         guard, a range of gap lengths where the repair did worse than the
         straight line gets the straight line (a model fitted on other
-        recordings can miss on this one), and the error bars of repaired
+        recordings can miss on this one; points lost alone and points lost
+        with other keypoints are judged apart), and the error bars of repaired
         points (``PoseData.uncertainty``) are measured, so a recording harder
         than the fit's gets wider ones. Read by :meth:`transform`.
     max_iter : int, default=1500
