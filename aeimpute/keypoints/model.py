@@ -34,6 +34,17 @@ from aeimpute.training import OptimConfig, optimise
 HORIZON = 64.0
 
 
+def _mask_patterns(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of a boolean ``(n, k)`` mask and each row's index among them (as
+    ``torch.unique(rows, dim=0, return_inverse=True)``, faster: rows as integers)."""
+    k = rows.shape[1]
+    if k > 62:
+        return torch.unique(rows, dim=0, return_inverse=True)
+    bits = 2 ** torch.arange(k, device=rows.device, dtype=torch.long)
+    codes, index = torch.unique((rows.long() * bits).sum(1), return_inverse=True)
+    return (codes[:, None] & bits) > 0, index
+
+
 #: ``ShapeModel.left_out``: smallest determinant of ``I - H`` (a keypoint's 2 x 2 block of the
 #: hat matrix) for which the leave-one-out identity is used
 MIN_FREEDOM = 1e-4
@@ -105,32 +116,49 @@ class ShapeModel:
     def left_out(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Each keypoint estimated from the *other* keypoints observed in its frame.
 
-        Same shapes as :meth:`estimate`. A missing keypoint gets the posterior
-        mean (it did not inform it); an observed one the posterior mean of the
-        frame without it, by the leave-one-out identity of linear Gaussian
-        models: ``x - (I - H) ^ -1 (x - estimate)`` with ``H`` the keypoint's
-        2 x 2 block of the hat matrix ``W (W' W + noise I) ^ -1 W'`` of the
-        frame's observed coordinates.
+        Same shapes as :meth:`estimate`; see :meth:`with_left_out`.
         """
-        est, basis, precision = self._posterior(values, mask)
+        return self.with_left_out(values, mask)[1]
+
+    def with_left_out(
+        self, values: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`estimate` and, for every keypoint, its estimate from the *other* keypoints.
+
+        A missing keypoint gets the posterior mean (it did not inform it); an
+        observed one the posterior mean of the frame without it, by the
+        leave-one-out identity of linear Gaussian models:
+        ``x - (I - H) ^ -1 (x - estimate)`` with ``H`` the keypoint's 2 x 2 block
+        of the hat matrix ``W (W' W + noise I) ^ -1 W'`` of the frame's observed
+        coordinates (a keypoint with a leverage near 1, which the others hardly
+        constrain, keeps its own estimate).
+        """
+        est, basis, _ = self._posterior(values, mask)
         b, t, c = values.shape
         k = c // 2
         per_kp = basis.reshape(k, 2, -1).double()
-        hat = torch.einsum("kir,btrs,kjs->btkij", per_kp, torch.linalg.inv(precision.double()),
-                           per_kp)  # fmt: skip
-        free = torch.eye(2, dtype=hat.dtype, device=hat.device) - hat
-        # a keypoint the others hardly constrain has a leverage near 1 (``free`` near
+        # the hat matrix depends only on which keypoints a frame shows: once per pattern
+        patterns, index = _mask_patterns(mask.reshape(-1, k))
+        m2 = patterns.double().repeat_interleave(2, dim=1)  # (patterns, 2 * keypoints)
+        b64 = basis.double()
+        eye = torch.eye(b64.shape[1], dtype=b64.dtype, device=b64.device)
+        inv = torch.linalg.inv(torch.einsum("pc,cr,cs->prs", m2, b64, b64) + self.noise * eye)
+        hat = torch.einsum("kir,prs,kjs->pkij", per_kp, inv, per_kp)[index].reshape(b, t, k, 2, 2)
+        # I - H, inverted in closed form (2 x 2 per point; batched solvers are slow here)
+        a, bb = 1 - hat[..., 0, 0], -hat[..., 0, 1]
+        cc, d = -hat[..., 1, 0], 1 - hat[..., 1, 1]
+        det = a * d - bb * cc
+        # a keypoint the others hardly constrain has a leverage near 1 (``I - H`` near
         # singular): its own estimate stands in (no offset to anchor on)
-        det = torch.linalg.det(free)
         stable = det > MIN_FREEDOM
-        free = torch.where(
-            stable[..., None, None], free, torch.eye(2, dtype=hat.dtype, device=hat.device)
-        )
+        det = torch.where(stable, det, torch.ones_like(det))
         seen = torch.nan_to_num(values).reshape(b, t, k, 2)
-        resid = (seen - est.reshape(b, t, k, 2)).double()
-        out = seen - torch.linalg.solve(free, resid.unsqueeze(-1)).squeeze(-1).to(values.dtype)
+        r = (seen - est.reshape(b, t, k, 2)).double()
+        step = torch.stack([d * r[..., 0] - bb * r[..., 1], a * r[..., 1] - cc * r[..., 0]], -1)
+        out = seen - (step / det[..., None]).to(values.dtype)
         keep = mask & stable
-        return torch.where(keep[..., None], out, est.reshape(b, t, k, 2)).reshape(b, t, c)
+        left = torch.where(keep[..., None], out, est.reshape(b, t, k, 2)).reshape(b, t, c)
+        return est, left
 
     def to(self, device) -> ShapeModel:
         return replace(self, mean=self.mean.to(device), components=self.components.to(device))
@@ -252,7 +280,7 @@ class Inputs:
         return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
 
 
-def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
+def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry, anchors: bool = True) -> Inputs:
     """Network inputs for a batch of series ``xy (batch, time, keypoints, 2)``.
 
     Every keypoint is first bridged linearly over its gaps. Each frame is then
@@ -265,7 +293,10 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     (upright body, free shift) and the placement model (image coordinates:
     where body parts are, for animals that stay in place); per frame, the
     centre's velocity (in the body frame) and the turning angle. Keypoints
-    never observed in a series sit where the mean shape puts them.
+    never observed in a series sit where the mean shape puts them. With
+    ``anchors`` (the blend's candidates; training does without), the shape
+    models' estimates are also anchored at each gap's ends (:func:`anchored`);
+    without, those fields repeat the plain estimates.
     """
     b, t, k, _ = xy.shape
     br = bridge(xy.reshape(b, t, 2 * k), _mask2(mask))
@@ -298,19 +329,32 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> Inputs:
     before = before[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
     after = after[..., ::2].clamp(max=int(HORIZON)).to(lin.dtype) / HORIZON
     if geo.shape is not None:
-        guess = geo.shape.estimate(body.reshape(b, t, 2 * k), mask).reshape(b, t, k, 2)
-        others = geo.shape.left_out(body.reshape(b, t, 2 * k), mask).reshape(b, t, k, 2)
+        flat_body = body.reshape(b, t, 2 * k)
+        if anchors:
+            guess, others = (
+                e.reshape(b, t, k, 2) for e in geo.shape.with_left_out(flat_body, mask)
+            )
+        else:
+            guess = others = geo.shape.estimate(flat_body, mask).reshape(b, t, k, 2)
     else:
         guess = others = template
     shaped = centre[:, :, None] + geo.scale * _turn(guess, cos, sin)
-    shaped_anchored = anchored(
-        shaped, centre[:, :, None] + geo.scale * _turn(others, cos, sin), xy, mask
+    shaped_anchored = (
+        anchored(shaped, centre[:, :, None] + geo.scale * _turn(others, cos, sin), xy, mask)
+        if anchors
+        else shaped
     )
     if geo.placement is not None:
         flat = (xy / geo.scale).reshape(b, t, 2 * k)
-        placed = geo.scale * geo.placement.estimate(flat, mask).reshape(b, t, k, 2)
-        placed_others = geo.scale * geo.placement.left_out(flat, mask).reshape(b, t, k, 2)
-        placed_anchored = anchored(placed, placed_others, xy, mask)
+        if anchors:
+            placed, placed_others = (
+                geo.scale * e.reshape(b, t, k, 2) for e in geo.placement.with_left_out(flat, mask)
+            )
+            placed_anchored = anchored(placed, placed_others, xy, mask)
+        else:
+            placed = placed_anchored = geo.scale * geo.placement.estimate(flat, mask).reshape(
+                b, t, k, 2
+            )
     else:
         placed, placed_anchored = shaped, shaped_anchored
     placed_body = _turn((placed - centre[:, :, None]) / geo.scale, cos, -sin)
@@ -370,8 +414,9 @@ def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
 
 
 def predict(net: TemporalConvNet, xy: torch.Tensor, mask: torch.Tensor, geo: Geometry):
-    """Network prediction for every point, and the gap lengths."""
-    inp = inputs(xy, mask, geo)
+    """Network prediction for every point, and the gap lengths (training and validation:
+    the blend's anchored candidates are not needed)."""
+    inp = inputs(xy, mask, geo, anchors=False)
     return inp.bridged + geo.scale * corrections(net, inp), inp.gap
 
 
@@ -689,7 +734,7 @@ def envelope(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry) -> torch.Tenso
     every keypoint seen or bridged), each moved out by ``ENVELOPE_MARGIN``
     times the range between them.
     """
-    inp = inputs(xy, mask, geo)
+    inp = inputs(xy, mask, geo, anchors=False)
     body = upright(torch.nan_to_num(xy), inp, geo)
     n_kp = xy.shape[2]
     out = torch.zeros(n_kp, 2, 2, dtype=torch.float32, device=xy.device)
