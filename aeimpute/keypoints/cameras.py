@@ -240,7 +240,7 @@ def reprojections(group: CameraGroup, pixels: np.ndarray, view: int) -> np.ndarr
     return group.cameras[view].project(world)
 
 
-def _series(a: np.ndarray) -> torch.Tensor:
+def _by_individual(a: np.ndarray) -> torch.Tensor:
     """(frames, individuals, ...) numpy -> (individuals, frames, ...) torch, float64."""
     return torch.as_tensor(np.moveaxis(a, 1, 0).copy(), dtype=torch.float64)
 
@@ -256,12 +256,12 @@ def _estimate(group: CameraGroup, pixels: np.ndarray, view: int, anchor: bool):
     back = reprojections(group, pixels, view)
     xy = pixels[view]
     seen = np.isfinite(xy).all(-1)
-    mask = _series(seen).bool()
+    mask = _by_individual(seen).bool()
     if anchor:  # anchors: frames where the view saw the point and the others placed it
-        est = _series(back)
+        est = _by_individual(back)
         placed = mask & torch.isfinite(est).all(-1)
-        back = _frames_first(anchored(est, est, _series(xy), placed))
-    return back, _frames_first(bridge(_series(xy[..., 0]), mask).gap_lengths())
+        back = _frames_first(anchored(est, est, _by_individual(xy), placed))
+    return back, _frames_first(bridge(_by_individual(xy[..., 0]), mask).gap_lengths())
 
 
 #: lengths of the artificial gaps that measure a fill (see :func:`fill_from_cameras`), at most
@@ -275,8 +275,8 @@ ERROR_DRAWS = 4
 
 def _linear(xy: np.ndarray) -> np.ndarray:
     """Every keypoint of ``xy (frames, individuals, keypoints, 2)`` bridged linearly."""
-    mask = _series(np.isfinite(xy).all(-1)).bool()
-    axes = [_frames_first(bridge(_series(xy[..., a]), mask).filled) for a in (0, 1)]
+    mask = _by_individual(np.isfinite(xy).all(-1)).bool()
+    axes = [_frames_first(bridge(_by_individual(xy[..., a]), mask).filled) for a in (0, 1)]
     return np.stack(axes, -1)
 
 
