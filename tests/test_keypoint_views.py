@@ -80,7 +80,7 @@ def test_a_second_view_that_saw_the_point_helps_the_repair():
     for start in range(100, 1400, 100):
         hidden[start : start + 30, 0, start // 100 % 4] = True
     top[hidden] = np.nan
-    kw = {"window": 64, "width": 16, "max_iter": 60, "batch_size": 8, "random_state": 0,
+    kw = {"window": 64, "width": 16, "max_iter": 200, "batch_size": 8, "random_state": 0,
           "n_jobs": 1}  # fmt: skip
     one = KeypointImputer(**kw).fit_transform(PoseData(top))
     joined = join_views([PoseData(top), PoseData(side)])

@@ -16,14 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tomllib
-import torch
 
 from aeimpute.keypoints.io import PoseData
-from aeimpute.keypoints.model import BLEND_EDGES, anchored, gap_group
-from aeimpute.temporal import bridge
+
+if TYPE_CHECKING:  # torch is imported where it is used: importing aeimpute stays light
+    import torch
 
 #: share of held-out points whose reprojection error an error bar covers
 ERROR_LEVEL = 0.9
@@ -242,6 +243,8 @@ def reprojections(group: CameraGroup, pixels: np.ndarray, view: int) -> np.ndarr
 
 def _by_individual(a: np.ndarray) -> torch.Tensor:
     """(frames, individuals, ...) numpy -> (individuals, frames, ...) torch, float64."""
+    import torch
+
     return torch.as_tensor(np.moveaxis(a, 1, 0).copy(), dtype=torch.float64)
 
 
@@ -253,6 +256,11 @@ def _estimate(group: CameraGroup, pixels: np.ndarray, view: int, anchor: bool):
     """The other cameras' estimate of every point of ``view`` (anchored at each gap's ends
     with ``anchor``, see :func:`aeimpute.keypoints.model.anchored`) and each point's gap
     length (0 where observed)."""
+    import torch
+
+    from aeimpute.keypoints.model import anchored
+    from aeimpute.temporal import bridge
+
     back = reprojections(group, pixels, view)
     xy = pixels[view]
     seen = np.isfinite(xy).all(-1)
@@ -275,6 +283,8 @@ ERROR_DRAWS = 4
 
 def _linear(xy: np.ndarray) -> np.ndarray:
     """Every keypoint of ``xy (frames, individuals, keypoints, 2)`` bridged linearly."""
+    from aeimpute.temporal import bridge
+
     mask = _by_individual(np.isfinite(xy).all(-1)).bool()
     axes = [_frames_first(bridge(_by_individual(xy[..., a]), mask).filled) for a in (0, 1)]
     return np.stack(axes, -1)
@@ -294,6 +304,7 @@ def _measure(
     ``MIN_HELD_OUT`` points take the values of all points; NaN / 0 without
     enough points at all.
     """
+    from aeimpute.keypoints.model import BLEND_EDGES, gap_group
     from aeimpute.simulate import keypoint_gaps
 
     bars = np.full(len(BLEND_EDGES), np.nan)
@@ -409,6 +420,8 @@ def fill_from_cameras(
     >>> bool(filled[0].imputed[10, 0, 1]), bool(np.isfinite(filled[0].xy).all())
     (True, True)
     """
+    from aeimpute.keypoints.model import gap_group
+
     group = (
         calibration if isinstance(calibration, CameraGroup) else CameraGroup.from_toml(calibration)
     )
