@@ -92,6 +92,18 @@ def _linear_fill(xy: np.ndarray) -> np.ndarray:
     return out
 
 
+def _recording_with_gaps():
+    """A generated recording and a copy with 8-frame gaps in keypoints 1, 3, 5 and 7."""
+    truth = simulate_poses(n_frames=1500, n_keypoints=9, random_state=3)
+    holes = truth.copy()
+    rng = np.random.default_rng(0)
+    for start in rng.choice(np.arange(20, 1460, 40), size=30, replace=False):
+        for k in (1, 3, 5, 7):
+            first = start + rng.integers(0, 20)
+            holes[first : first + 8, 0, k] = np.nan
+    return truth, holes
+
+
 def test_a_keypoint_the_model_gets_wrong_falls_back_to_the_straight_line(monkeypatch):
     # planted: the cubic-bridge estimate of keypoint 3 gets 8 px of noise (the blend keeps
     # the cubic bridge for the other keypoints, where it is good). The per-keypoint check on
@@ -109,13 +121,7 @@ def test_a_keypoint_the_model_gets_wrong_falls_back_to_the_straight_line(monkeyp
         return [*out[:3], cubic, *out[4:]]
 
     monkeypatch.setattr(model, "_candidates", spoiled)
-    truth = simulate_poses(n_frames=1500, n_keypoints=9, random_state=3)
-    holes = truth.copy()
-    rng = np.random.default_rng(0)
-    for start in rng.choice(np.arange(20, 1460, 40), size=30, replace=False):
-        for k in (1, 3, 5, 7):
-            first = start + rng.integers(0, 20)
-            holes[first : first + 8, 0, k] = np.nan
+    truth, holes = _recording_with_gaps()
     imp = KeypointImputer(window=64, max_iter=150, n_jobs=1, random_state=0).fit(holes)
     out, lin = imp.transform(holes), _linear_fill(holes)
 
@@ -159,13 +165,7 @@ def test_a_recording_where_the_model_loses_to_the_straight_line_gets_the_straigh
     # the repair falls back to linear interpolation; judged by the fit alone it does not
     from aeimpute.keypoints import model
 
-    truth = simulate_poses(n_frames=1500, n_keypoints=9, random_state=3)
-    holes = truth.copy()
-    rng = np.random.default_rng(0)
-    for start in rng.choice(np.arange(20, 1460, 40), size=30, replace=False):
-        for k in (1, 3, 5, 7):
-            first = start + rng.integers(0, 20)
-            holes[first : first + 8, 0, k] = np.nan
+    truth, holes = _recording_with_gaps()
     imp = KeypointImputer(window=64, max_iter=150, n_jobs=1, random_state=0).fit(holes)
     lin = _linear_fill(holes)
     gap = np.isnan(holes[..., 0])
