@@ -252,17 +252,16 @@ def _frames_first(t: torch.Tensor) -> np.ndarray:
     return np.moveaxis(t.numpy(), 0, 1)
 
 
-def _estimate(group: CameraGroup, pixels: np.ndarray, view: int, anchor: bool):
-    """The other cameras' estimate of every point of ``view`` (anchored at each gap's ends
-    with ``anchor``, see :func:`aeimpute.keypoints.model.anchored`) and each point's gap
-    length (0 where observed)."""
+def _estimate(back: np.ndarray, xy: np.ndarray, anchor: bool):
+    """The other cameras' estimate ``back`` (:func:`reprojections`) of every point of a
+    view's points ``xy``, anchored at each gap's ends with ``anchor`` (see
+    :func:`aeimpute.keypoints.model.anchored`), and each point's gap length (0 where
+    observed)."""
     import torch
 
     from aeimpute.keypoints.model import anchored
     from aeimpute.temporal import bridge
 
-    back = reprojections(group, pixels, view)
-    xy = pixels[view]
     seen = np.isfinite(xy).all(-1)
     mask = _by_individual(seen).bool()
     if anchor:  # anchors: frames where the view saw the point and the others placed it
@@ -291,9 +290,10 @@ def _linear(xy: np.ndarray) -> np.ndarray:
 
 
 def _measure(
-    group: CameraGroup, pixels: np.ndarray, view: int, anchor: bool, guard: bool, seed: int
+    back: np.ndarray, xy: np.ndarray, anchor: bool, guard: bool, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Error bars and the share of the fill kept, per gap-length group.
+    """Error bars and the share of the fill kept, per gap-length group, for a view's points
+    ``xy`` and the other cameras' estimate of them ``back`` (:func:`reprojections`).
 
     Measured on artificial gaps over the points the view saw (and the other
     cameras placed). Per group of ``BLEND_EDGES``: with ``guard``, the share
@@ -309,9 +309,7 @@ def _measure(
 
     bars = np.full(len(BLEND_EDGES), np.nan)
     shares = np.zeros(len(BLEND_EDGES))
-    usable = np.isfinite(pixels[view]).all(-1) & np.isfinite(
-        reprojections(group, pixels, view)
-    ).all(-1)
+    usable = np.isfinite(xy).all(-1) & np.isfinite(back).all(-1)
     if usable.sum() < MIN_HELD_OUT:
         return bars, shares
     rng = np.random.default_rng(seed)
@@ -319,12 +317,12 @@ def _measure(
     truth, fill, line, groups = [], [], [], []
     for _ in range(ERROR_DRAWS):
         hidden, _ = keypoint_gaps(usable, ERROR_GAPS, per_length, 99, rng=rng)
-        damaged = pixels.copy()
-        damaged[view][hidden] = np.nan
-        est, length = _estimate(group, damaged, view, anchor)
-        truth.append(pixels[view][hidden])
+        damaged = xy.copy()
+        damaged[hidden] = np.nan
+        est, length = _estimate(back, damaged, anchor)
+        truth.append(xy[hidden])
         fill.append(est[hidden])
-        line.append(_linear(damaged[view])[hidden])
+        line.append(_linear(damaged)[hidden])
         groups.append(gap_group(np.maximum(length[hidden], 1)))
     truth, fill, line, groups = (np.concatenate(x) for x in (truth, fill, line, groups))
     if len(truth) < MIN_HELD_OUT:
@@ -444,13 +442,14 @@ def fill_from_cameras(
         radius = np.full(lost.shape, np.nan)
         filled = np.zeros(lost.shape, dtype=bool)
         if lost.any():
-            est, length = _estimate(group, pixels, v, anchor)
-            bars, shares = _measure(group, pixels, v, anchor, guard, random_state + v)
+            back = reprojections(group, pixels, v)
+            est, length = _estimate(back, view.xy, anchor)
+            bars, shares = _measure(back, view.xy, anchor, guard, random_state + v)
             cell = gap_group(np.maximum(length, 1))
             radius, share = bars[cell], shares[cell]
             never = ~(~lost).any(0, keepdims=True) & lost  # no straight line, no anchors
             if never.any():
-                plain, _ = _measure(group, pixels, v, False, False, random_state + v)
+                plain, _ = _measure(back, view.xy, False, False, random_state + v)
                 if anchor:
                     radius = np.where(never, np.nanmax(plain) if np.isfinite(plain).any()
                                       else np.nan, radius)  # fmt: skip
