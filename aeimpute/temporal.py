@@ -41,6 +41,20 @@ class Bridges:
     def n_frames(self) -> int:
         return self.filled.shape[1]
 
+    def over(self, values: torch.Tensor) -> torch.Tensor:
+        """Other ``values`` (same shape, observed where these bridges' mask was) bridged over
+        the same gaps, as :func:`bridge` would with that mask, without finding the gaps again.
+
+        Examples
+        --------
+        >>> import torch
+        >>> m = torch.tensor([[[True], [False], [True]]])
+        >>> b = bridge(torch.tensor([[[0.0], [0.0], [2.0]]]), m)
+        >>> b.over(torch.tensor([[[10.0], [float("nan")], [20.0]]])).flatten().tolist()
+        [10.0, 15.0, 20.0]
+        """
+        return _fill(values, self.prev, self.next, self.prev == _frame_index(values))
+
     def distances(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames since the previous and until the next observation (``time`` if none)."""
         t = _frame_index(self.filled)
@@ -106,6 +120,16 @@ def bridge(values: torch.Tensor, mask: torch.Tensor) -> Bridges:
     prev = torch.where(mask, t, torch.full_like(t, -1)).cummax(dim=1).values
     nxt = torch.where(mask, t, torch.full_like(t, n_time))
     nxt = nxt.flip(1).cummin(dim=1).values.flip(1)
+    return Bridges(filled=_fill(values, prev, nxt, mask), prev=prev, next=nxt)
+
+
+def _fill(
+    values: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """``values`` kept where ``mask``, bridged linearly between frames ``prev`` and ``nxt``
+    elsewhere (the nearest observed value at the ends, NaN without any)."""
+    n_time = values.shape[1]
+    t = _frame_index(values)
     has_prev, has_next = prev >= 0, nxt < n_time
     safe = torch.where(mask, values, torch.zeros_like(values))
     before = safe.gather(1, prev.clamp(0, n_time - 1))
@@ -119,8 +143,7 @@ def bridge(values: torch.Tensor, mask: torch.Tensor) -> Bridges:
         inner,
         torch.where(has_prev, before, torch.where(has_next, after, nan)),
     )
-    filled = torch.where(mask, values, filled)
-    return Bridges(filled=filled, prev=prev, next=nxt)
+    return torch.where(mask, values, filled)
 
 
 def hermite(values: torch.Tensor, mask: torch.Tensor, bridges: Bridges) -> torch.Tensor:

@@ -65,6 +65,16 @@ def test_bridge_leaves_never_observed_channels_nan():
     assert torch.isnan(filled[..., 1]).all() and (filled[..., 0] == 0).all()
 
 
+def test_bridges_over_other_values_equal_a_fresh_bridge_with_the_same_mask():
+    g = torch.Generator().manual_seed(0)
+    m = torch.rand(3, 50, 4, generator=g) > 0.4
+    m[0, :, 1] = False  # a channel never observed stays NaN
+    first = bridge(torch.randn(3, 50, 4, generator=g), m)
+    other = torch.randn(3, 50, 4, generator=g)
+    other[~m] = float("nan")
+    assert torch.allclose(first.over(other), bridge(other, m).filled, equal_nan=True)
+
+
 def test_hide_runs_hides_only_observed_points_in_runs_and_is_reproducible():
     obs = torch.rand(8, 100, 6, generator=torch.Generator().manual_seed(0)) > 0.1
     a = hide_runs(obs, torch.Generator().manual_seed(3), gap_range=(5, 5), dropout=0.0)

@@ -27,7 +27,7 @@ from aeimpute.keypoints.error_bars import (
 )
 from aeimpute.nn import TemporalConvNet
 from aeimpute.runtime import session
-from aeimpute.temporal import bridge, hermite
+from aeimpute.temporal import Bridges, bridge, hermite
 from aeimpute.training import OptimConfig, optimise
 
 #: gap distances are fed to the network as min(distance, HORIZON) / HORIZON
@@ -95,16 +95,24 @@ class ShapeModel:
         return basis
 
     def _posterior(self, values: torch.Tensor, mask: torch.Tensor):
-        """Posterior-mean configurations, the basis and each frame's posterior precision."""
+        """Posterior-mean configurations, the basis, the inverse posterior precision of each
+        pattern of observed keypoints (float64) and each frame's pattern.
+
+        The precision depends only on which keypoints a frame shows: it is
+        inverted once per pattern (:func:`_mask_patterns`).
+        """
         mean = self.mean.to(values.dtype)
         basis = self._basis(values)
-        m2 = _mask2(mask).to(values.dtype)
-        resid = torch.nan_to_num(values - mean) * m2
-        gram = torch.einsum("btc,cr,cs->btrs", m2, basis, basis)
-        eye = torch.eye(basis.shape[1], dtype=values.dtype, device=values.device)
-        precision = gram + self.noise * eye
-        z = torch.linalg.solve(precision, (resid @ basis).unsqueeze(-1))
-        return mean + z.squeeze(-1) @ basis.T, basis, precision
+        b, t, c = values.shape
+        patterns, index = _mask_patterns(mask.reshape(-1, c // 2))
+        seen = patterns.double().repeat_interleave(2, dim=1)  # (patterns, 2 * keypoints)
+        b64 = basis.double()
+        eye = torch.eye(b64.shape[1], dtype=b64.dtype, device=b64.device)
+        inv = torch.linalg.inv(torch.einsum("pc,cr,cs->prs", seen, b64, b64) + self.noise * eye)
+        resid = torch.nan_to_num(values - mean) * _mask2(mask).to(values.dtype)
+        rhs = (resid @ basis).reshape(b * t, -1)
+        z = torch.einsum("nrs,ns->nr", inv.to(values.dtype)[index], rhs).reshape(b, t, -1)
+        return mean + z @ basis.T, basis, inv, index
 
     def estimate(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Posterior-mean configuration of every frame given its observed keypoints.
@@ -133,29 +141,24 @@ class ShapeModel:
         coordinates (a keypoint with a leverage near 1, which the others hardly
         constrain, keeps its own estimate).
         """
-        est, basis, _ = self._posterior(values, mask)
+        est, basis, inv, index = self._posterior(values, mask)
         b, t, c = values.shape
         k = c // 2
         per_kp = basis.reshape(k, 2, -1).double()
-        # the hat matrix depends only on which keypoints a frame shows: once per pattern
-        patterns, index = _mask_patterns(mask.reshape(-1, k))
-        m2 = patterns.double().repeat_interleave(2, dim=1)  # (patterns, 2 * keypoints)
-        b64 = basis.double()
-        eye = torch.eye(b64.shape[1], dtype=b64.dtype, device=b64.device)
-        inv = torch.linalg.inv(torch.einsum("pc,cr,cs->prs", m2, b64, b64) + self.noise * eye)
-        hat = torch.einsum("kir,prs,kjs->pkij", per_kp, inv, per_kp)[index].reshape(b, t, k, 2, 2)
-        # I - H, inverted in closed form (2 x 2 per point; batched solvers are slow here)
+        hat = torch.einsum("kir,prs,kjs->pkij", per_kp, inv, per_kp)  # per pattern
+        # (I - H) ^ -1 in closed form, per pattern (2 x 2 per keypoint)
         a, bb = 1 - hat[..., 0, 0], -hat[..., 0, 1]
         cc, d = -hat[..., 1, 0], 1 - hat[..., 1, 1]
         det = a * d - bb * cc
         # a keypoint the others hardly constrain has a leverage near 1 (``I - H`` near
         # singular): its own estimate stands in (no offset to anchor on)
-        stable = det > MIN_FREEDOM
-        det = torch.where(stable, det, torch.ones_like(det))
+        stable = (det > MIN_FREEDOM)[index].reshape(b, t, k)
+        det = torch.where(det > MIN_FREEDOM, det, torch.ones_like(det))
+        free = torch.stack([torch.stack([d, -bb], -1), torch.stack([-cc, a], -1)], -2)
+        free = (free / det[..., None, None]).to(values.dtype)[index].reshape(b, t, k, 2, 2)
         seen = torch.nan_to_num(values).reshape(b, t, k, 2)
-        r = (seen - est.reshape(b, t, k, 2)).double()
-        step = torch.stack([d * r[..., 0] - bb * r[..., 1], a * r[..., 1] - cc * r[..., 0]], -1)
-        out = seen - (step / det[..., None]).to(values.dtype)
+        r = seen - est.reshape(b, t, k, 2)
+        out = seen - (free @ r[..., None])[..., 0]
         keep = mask & stable
         left = torch.where(keep[..., None], out, est.reshape(b, t, k, 2)).reshape(b, t, c)
         return est, left
@@ -340,7 +343,7 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry, anchors: bool = 
         guess = others = template
     shaped = centre[:, :, None] + geo.scale * _turn(guess, cos, sin)
     shaped_anchored = (
-        anchored(shaped, centre[:, :, None] + geo.scale * _turn(others, cos, sin), xy, mask)
+        anchored(shaped, centre[:, :, None] + geo.scale * _turn(others, cos, sin), xy, mask, br)
         if anchors
         else shaped
     )
@@ -350,7 +353,7 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry, anchors: bool = 
             placed, placed_others = (
                 geo.scale * e.reshape(b, t, k, 2) for e in geo.placement.with_left_out(flat, mask)
             )
-            placed_anchored = anchored(placed, placed_others, xy, mask)
+            placed_anchored = anchored(placed, placed_others, xy, mask, br)
         else:
             placed = placed_anchored = geo.scale * geo.placement.estimate(flat, mask).reshape(
                 b, t, k, 2
@@ -375,7 +378,11 @@ def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry, anchors: bool = 
 
 
 def anchored(
-    estimate: torch.Tensor, left_out: torch.Tensor, xy: torch.Tensor, mask: torch.Tensor
+    estimate: torch.Tensor,
+    left_out: torch.Tensor,
+    xy: torch.Tensor,
+    mask: torch.Tensor,
+    bridges: Bridges | None = None,
 ) -> torch.Tensor:
     """A shape model's estimate in a gap, moved by the model's own error at the gap's ends.
 
@@ -385,11 +392,14 @@ def anchored(
     misses a keypoint by an offset that drifts slowly (the pose it cannot
     explain); the anchors measure that offset, the estimate keeps the motion
     the other keypoints show. All ``(batch, time, keypoints, 2)`` pixels;
-    ``mask (batch, time, keypoints)``.
+    ``mask (batch, time, keypoints)``; ``bridges``, those of ``xy`` over the same ``mask``
+    (:func:`~aeimpute.temporal.bridge` of the flattened coordinates), saves finding the gaps
+    again.
     """
     b, t, k, _ = xy.shape
     error = torch.where(mask[..., None], xy - left_out, torch.nan).reshape(b, t, 2 * k)
-    offset = bridge(error, _mask2(mask)).filled.reshape(b, t, k, 2)
+    flat = bridges.over(error) if bridges is not None else bridge(error, _mask2(mask)).filled
+    offset = flat.reshape(b, t, k, 2)
     return estimate + torch.nan_to_num(offset)
 
 
