@@ -59,11 +59,15 @@ OWN, OTHERS = "KeypointImputer (own)", "KeypointImputer (other recordings)"
 #: the own model trained on the points a new draw hides); a recording's share inside the bars
 #: from one draw of 4-12 gaps per cell is too noisy to check against 0.85-0.95
 COVERAGE_DRAWS = 8
-MORE_DRAWS = f"{OTHERS}, {COVERAGE_DRAWS} more gap draws"
+#: the first draw and the further ones together (other recordings' model, linear, ablation)
+ALL_DRAWS = f", {COVERAGE_DRAWS + 1} gap draws"
+MORE_DRAWS = OTHERS + ALL_DRAWS
 #: the same fitted model with ``guard=False`` (the gap-length blend alone)
 UNGUARDED = ", guard=False"
 #: the same fitted model judged on the fit's held-back gaps only (no check on the recording)
 NO_CHECK = ", error_bars='fit'"
+#: the same fitted model with the check keeping the repair wherever it did better
+LOOSE = ", guard_confidence=0.5"
 
 
 def load(setup: str):
@@ -168,7 +172,9 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                 outs[m + UNGUARDED] = imp.set_params(guard=False).transform(damaged).xy
                 no_check = imp.set_params(guard=True, error_bars="fit").transform(damaged)
                 outs[m + NO_CHECK] = no_check.xy
-                imp.set_params(error_bars="recording")
+                imp.set_params(error_bars="recording", guard_confidence=0.5)
+                outs[m + LOOSE] = imp.transform(damaged).xy
+                imp.set_params(guard_confidence=KeypointImputer().guard_confidence)
             seen = np.isfinite(damaged.xy).all(-1)
             for m, out in outs.items():
                 assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
@@ -176,17 +182,24 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                 table = per_gap(dist, gaps, radii.get(m)).assign(setup=setup, part=i, method=m)
                 table["fit_s"] = {OWN: own_s, OTHERS: others_s}.get(m, np.nan)
                 rows.append(table)
-            for d in range(1, COVERAGE_DRAWS + 1):
+            imp = fits[OTHERS]
+            for d in range(COVERAGE_DRAWS + 1):  # draw 0 is the one above
                 hidden_d, gaps_d = keypoint_gaps(reliable, LENGTHS, counts, block or 99,
                                                  rng=seed + i + 1000 * d)  # fmt: skip
                 damaged_d = pose.with_xy(np.where((hidden_d | ~reliable)[..., None], np.nan,
                                                   pose.xy))  # fmt: skip
                 damaged_d.confidence = None
-                repaired = fits[OTHERS].transform(damaged_d)
-                dist = np.linalg.norm(repaired.xy - pose.xy, axis=-1)
-                table = per_gap(dist, gaps_d, repaired.uncertainty)
-                table["gap"] += d * 100_000
-                rows.append(table.assign(setup=setup, part=i, method=MORE_DRAWS, fit_s=np.nan))
+                repaired = imp.transform(damaged_d)
+                line = baselines["linear"](damaged_d, seed)
+                draws = {MORE_DRAWS: (repaired.xy, repaired.uncertainty),
+                         "linear" + ALL_DRAWS: (line, None)}  # fmt: skip
+                imp.set_params(guard_confidence=0.5)
+                draws[OTHERS + LOOSE + ALL_DRAWS] = (imp.transform(damaged_d).xy, None)
+                imp.set_params(guard_confidence=KeypointImputer().guard_confidence)
+                for m, (out, radius) in draws.items():
+                    table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps_d, radius)
+                    table["gap"] += d * 100_000
+                    rows.append(table.assign(setup=setup, part=i, method=m, fit_s=np.nan))
             log(f"{setup} part {i}: {len(gaps)} gaps; fits {own_s:.0f} s (own), "
                 f"{others_s:.0f} s (others)")  # fmt: skip
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
@@ -207,10 +220,16 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     keys = ["setup", "part", "kind", "length", "method"]
     cols = ["points", "gap_px", "covered"]
     out = results.groupby(keys, sort=False)[cols].apply(stats).reset_index()
-    lin = out[out.method == "linear"].set_index(keys[:-1])
-    ref = lin.reindex(pd.MultiIndex.from_frame(out[keys[:-1]]))
+    # each method against linear interpolation of the same gaps (of every draw for the
+    # methods run on all of them)
     for col in ("rmse", "median", "p95"):
-        out[f"{col}_ratio"] = out[col].to_numpy() / ref[col].to_numpy()
+        out[f"{col}_ratio"] = np.nan
+    for suffix in ("", ALL_DRAWS):
+        lin = out[out.method == "linear" + suffix].set_index(keys[:-1])
+        rows = out.method.str.endswith(ALL_DRAWS) == bool(suffix)
+        ref = lin.reindex(pd.MultiIndex.from_frame(out.loc[rows, keys[:-1]]))
+        for col in ("rmse", "median", "p95"):
+            out.loc[rows, f"{col}_ratio"] = out.loc[rows, col].to_numpy() / ref[col].to_numpy()
     return out
 
 
@@ -225,7 +244,7 @@ def coverage_table(summary: pd.DataFrame) -> str:
              "| recording | fit | " + " | ".join(f"{k} {n} fr" for k, n in cols) + " |",
              "|---|---|" + "---:|" * len(cols)]  # fmt: skip
     labels = {OWN: "own", OTHERS: "other recordings",
-              MORE_DRAWS: f"other recordings, {COVERAGE_DRAWS} more draws"}  # fmt: skip
+              MORE_DRAWS: f"other recordings, {COVERAGE_DRAWS + 1} draws"}  # fmt: skip
     for method, label in labels.items():
         s = have[have.method == method]
         if s.empty:
@@ -250,9 +269,12 @@ def coverage_table(summary: pd.DataFrame) -> str:
 def tables(summary: pd.DataFrame) -> str:
     """Ratio tables (to linear) for both KeypointImputer fits, every part, and the pixels."""
     parts_ = []
-    for method in (OWN, OTHERS, OWN + NO_CHECK, OTHERS + NO_CHECK, OWN + UNGUARDED,
+    for method in (OTHERS + ALL_DRAWS, OTHERS + LOOSE + ALL_DRAWS, OWN, OTHERS, OWN + LOOSE,
+                   OTHERS + LOOSE, OWN + NO_CHECK, OTHERS + NO_CHECK, OWN + UNGUARDED,
                    OTHERS + UNGUARDED):  # fmt: skip
         s = summary[summary.method == method]
+        if s.empty:  # results written before this row existed
+            continue
         parts_.append(f"**{method}**: RMSE ratio to linear interpolation (95th-percentile "
                       "ratio of per-gap errors in brackets); single = one keypoint, "
                       "block = 3 keypoints at once\n")  # fmt: skip
@@ -275,7 +297,7 @@ def tables(summary: pd.DataFrame) -> str:
     parts_.append(coverage_table(summary))
     parts_.append("Pixels, every method: RMSE / median / 95th percentile of per-gap errors "
                   "(single-keypoint gaps)\n")  # fmt: skip
-    methods = [m for m in dict.fromkeys(summary.method) if m != MORE_DRAWS]
+    methods = [m for m in dict.fromkeys(summary.method) if not m.endswith(ALL_DRAWS)]
     parts_.append("| recording | length | " + " | ".join(methods) + " |")
     parts_.append("|---|---:|" + "---:|" * len(methods))
     single = summary[summary.kind == "single"].sort_values(["setup", "part", "length"],

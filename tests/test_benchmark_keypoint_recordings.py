@@ -39,6 +39,15 @@ def test_per_gap_errors_and_ratios_to_linear(bench):
     assert own.rmse == pytest.approx(np.sqrt((1.5**2 + 2**2) / 2))
     report = bench.tables(summary)
     assert "| s 1 |" in report and "0.50 (0.50)" in report
+    # over all gap draws, against linear interpolation of those draws (not of the first)
+    rows += [table.assign(setup="s", part=0, method="linear" + bench.ALL_DRAWS,
+                          gap_px=table.gap_px * 4, fit_s=np.nan),
+             table.assign(setup="s", part=0, method=bench.MORE_DRAWS, fit_s=np.nan)]  # fmt: skip
+    summary = bench.summarise(pd.concat(rows, ignore_index=True))
+    drawn = summary[summary.method == bench.MORE_DRAWS].iloc[0]
+    assert drawn.rmse_ratio == pytest.approx(0.25)
+    assert summary[summary.method == bench.OWN].iloc[0].rmse_ratio == pytest.approx(0.5)
+    assert "0.25 (0.25)" in bench.tables(summary)
 
 
 def test_coverage_counts_points_inside_their_error_bars(bench):

@@ -30,7 +30,11 @@ _CONSTRAINTS = {
     "rotate": v.one_of("auto", True, False),
     "guard": v.one_of(True, False),
     "error_bars": v.one_of("recording", "fit"),
+    "guard_confidence": v.real_in(0.5, 1, "left"),
 }
+
+#: parameters :meth:`KeypointImputer.transform` reads (they can change on a fitted model)
+_READ_BY_TRANSFORM = ("guard", "error_bars", "guard_confidence")
 
 
 def _check_gap_range(value: Any) -> tuple[int, int]:
@@ -129,6 +133,14 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         with other keypoints are judged apart), and the error bars of repaired
         points (``PoseData.uncertainty``) are measured, so a recording harder
         than the fit's gets wider ones. Read by :meth:`transform`.
+    guard_confidence : float, default=0.9
+        With the guard and ``error_bars="recording"``: how sure the artificial
+        gaps of the recording must make it that the repair beats the straight
+        line in a range of gap lengths before the repair is kept there (a
+        one-sided bound on the mean difference of squared errors per
+        artificial gap). 0.5 keeps it wherever it did better on them; higher
+        values fall back to linear interpolation where the evidence is thin or
+        the gain small. Read by :meth:`transform`.
     max_iter : int, default=1500
         Training steps (mini-batches of windows; formerly ``max_steps``).
     batch_size : int, default=16
@@ -219,6 +231,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         max_gap: int | None = None,
         guard: bool = True,
         error_bars: str = "recording",
+        guard_confidence: float = 0.9,
         max_iter: int = 1500,
         batch_size: int = 16,
         learning_rate: float = 2e-3,
@@ -245,6 +258,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self.max_gap = max_gap
         self.guard = guard
         self.error_bars = error_bars
+        self.guard_confidence = guard_confidence
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -550,8 +564,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         """
         self._check_fitted()
         v.check_params(
-            {"guard": self.guard, "error_bars": self.error_bars},
-            {name: _CONSTRAINTS[name] for name in ("guard", "error_bars")},
+            {name: getattr(self, name) for name in _READ_BY_TRANSFORM},
+            {name: _CONSTRAINTS[name] for name in _READ_BY_TRANSFORM},
         )
         if isinstance(xy, (list, tuple)):
             return [
@@ -575,7 +589,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         pred, gap, radius = predict_tracks(
             self._net, self._geometry, arr, observed, device=self._net_device(),
             n_threads=runtime.n_threads(self._resolved_params(warn=False)["n_jobs"]),
-            guard=self.guard, seed=self.seed_,
+            guard=self.guard, seed=self.seed_, confidence=self.guard_confidence,
             occlusions=self._occlusions() if self.error_bars == "recording" else None,
         )  # fmt: skip
         # a keypoint an individual never shows is absent (e.g. DeepLabCut's unique body parts

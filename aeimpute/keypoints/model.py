@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
 import torch
@@ -1058,6 +1059,45 @@ class RecordingCheck:
     keep: torch.Tensor
 
 
+def _run_ids(hidden: torch.Tensor) -> torch.Tensor:
+    """Each hidden point's run (consecutive hidden frames of one keypoint of one series),
+    numbered 0, 1, ... over ``hidden (series, time, keypoints)``, in ``hidden``'s order."""
+    starts = _run_starts(hidden).transpose(1, 2)  # runs lie along time
+    ids = (starts.reshape(-1).cumsum(0) - 1).reshape(starts.shape).transpose(1, 2)
+    return ids[hidden]
+
+
+def _paired_stats(
+    diff: torch.Tensor, run: torch.Tensor, cell: torch.Tensor, n_cells: int
+) -> torch.Tensor:
+    """Per cell: runs, sum and sum of squares of the runs' summed ``diff`` ``(3, n_cells)``.
+
+    ``diff``, ``run`` and ``cell`` hold one value per hidden point; a run whose
+    points fall in two cells (another keypoint lost during part of it) counts
+    once in each.
+    """
+    key = run * n_cells + cell
+    keys, where = torch.unique(key, return_inverse=True)
+    per_run = torch.zeros(len(keys), dtype=torch.float64, device=diff.device)
+    per_run.index_add_(0, where, diff.double())
+    cells = keys % n_cells
+    out = torch.zeros(3, n_cells, dtype=torch.float64, device=diff.device)
+    for i, x in enumerate((torch.ones_like(per_run), per_run, per_run**2)):
+        out[i].index_add_(0, cells, x)
+    return out
+
+
+def confident_win(stats: torch.Tensor, confidence: float) -> torch.Tensor:
+    """Where the repair beats the straight line with ``confidence``, from :func:`_paired_stats`
+    of the runs' ``repair error ** 2 - line error ** 2``: the one-sided normal bound
+    ``mean + z * standard error`` of that difference is below zero."""
+    n, total, squares = stats
+    mean = total / n.clamp_min(1)
+    var = (squares / n.clamp_min(1) - mean**2).clamp_min(0) * n / (n - 1).clamp_min(1)
+    z = NormalDist().inv_cdf(confidence)
+    return mean + z * (var / n.clamp_min(1)).sqrt() < 0
+
+
 @torch.no_grad()
 def check_recording(
     net: TemporalConvNet,
@@ -1066,6 +1106,7 @@ def check_recording(
     geo: Geometry,
     config: Occlusions,
     generator: torch.Generator,
+    confidence: float = 0.5,
 ) -> RecordingCheck:
     """Measure the repair on the recording ``xy`` itself: where to trust it, error radii.
 
@@ -1078,19 +1119,20 @@ def check_recording(
     Per gap-length group of the blend, separately for points alone in their
     frame and points with other keypoints missing (:func:`crowd`), that holds
     ``MIN_RECORDING_RUNS`` runs (else over the whole gap-length group), the
-    repair is kept only if its squared error there is below the straight
-    line's (``keep``; elsewhere the recording gets linear interpolation).
-    Then :func:`error_radius` is measured on the errors of what is kept
-    (the straight line's where it is not); a radius group with fewer runs
-    keeps the fit's radii.
+    repair is kept only where it beats the straight line with ``confidence``
+    (:func:`confident_win` over the runs' squared errors; 0.5: where its
+    squared error is below the line's); elsewhere the recording gets linear
+    interpolation (``keep``). Then :func:`error_radius` is measured on the
+    errors of what is kept (the straight line's where it is not); a radius
+    group with fewer runs keeps the fit's radii.
     """
     n_kp, n_groups, n_blend = xy.shape[2], len(RADIUS_EDGES), len(BLEND_EDGES)
     xy, mask = _frame_blocks(xy, mask)
     config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
     parts, runs = [], torch.zeros(n_groups, dtype=torch.long, device=xy.device)
-    # per gap-length group and crowd (alone in the frame or not): runs, squared errors
-    blend_runs = torch.zeros(n_blend * 2, dtype=torch.long, device=xy.device)
-    sse = torch.zeros(2, n_blend * 2, dtype=torch.float64, device=xy.device)  # repair, line
+    # per gap-length group and crowd (alone in the frame or not): runs and the sum and sum of
+    # squares of their (repair - line) squared errors
+    stats = torch.zeros(3, n_blend * 2, dtype=torch.float64, device=xy.device)
     keep = torch.ones(n_blend, 2, dtype=torch.bool, device=xy.device)
     # the groups the occlusions can reach: draws go on until each holds enough runs
     reachable = torch.as_tensor(RADIUS_EDGES, device=xy.device) <= config.gap_range[1]
@@ -1106,22 +1148,17 @@ def check_recording(
         err = torch.linalg.vector_norm(out - truth, dim=-1)[hidden]
         line = torch.linalg.vector_norm(inp.bridged - truth, dim=-1)[hidden]
         cell = _group(inp.gap) * 2 + crowd(inp)
-        for i, e in enumerate((err, line)):
-            sse[i].index_add_(0, cell[hidden], e.double() ** 2)
+        stats += _paired_stats(err**2 - line**2, _run_ids(hidden), cell[hidden], n_blend * 2)
         starts = _run_starts(hidden)
-        blend_runs += torch.bincount(cell[starts], minlength=n_blend * 2)
         cells = radius_cells(inp.gap, inp.depth)
         runs += torch.bincount(cells[0][starts], minlength=n_groups)
         parts.append((line, cell[hidden], radius_samples(err, inp, hidden, cells)))
     if not parts:
         return RecordingCheck(geo.radius, geo.radius_power, keep)
     # a cell with too few runs takes the decision of its whole gap-length group
-    pooled_runs = blend_runs.reshape(n_blend, 2).sum(1).repeat_interleave(2)
-    pooled = sse.reshape(2, n_blend, 2).sum(2).repeat_interleave(2, dim=1)
-    alone = blend_runs >= MIN_RECORDING_RUNS
-    runs_used = torch.where(alone, blend_runs, pooled_runs)
-    sse = torch.where(alone, sse, pooled)
-    keep = ~((runs_used >= MIN_RECORDING_RUNS) & (sse[0] > sse[1]))
+    pooled = stats.reshape(3, n_blend, 2).sum(2).repeat_interleave(2, dim=1)
+    stats = torch.where(stats[0] >= MIN_RECORDING_RUNS, stats, pooled)
+    keep = (stats[0] < MIN_RECORDING_RUNS) | confident_win(stats, confidence)
     samples = [(torch.where(keep[c], s[0], line), *s[1:]) for line, c, s in parts]
     keep = keep.reshape(n_blend, 2)
     if geo.radius is None:
@@ -1205,6 +1242,7 @@ def predict_tracks(
     guard: bool = True,
     occlusions: Occlusions | None = None,
     seed: int = 0,
+    confidence: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predictions (frames, individuals, keypoints, 2), gap lengths and error radii in pixels
     (both (frames, individuals, keypoints); radii NaN without calibration or guard).
@@ -1213,8 +1251,8 @@ def predict_tracks(
     limits and envelope (see :func:`calibrate`). With ``occlusions`` (and the
     guard), the repair is checked on the recording itself
     (:func:`check_recording`, occlusion draws seeded with ``seed``): gap-length
-    groups where it lost to the straight line there get the straight line,
-    and the error radii are measured there.
+    groups where it did not beat the straight line there with ``confidence``
+    get the straight line, and the error radii are measured there.
     """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
@@ -1222,7 +1260,7 @@ def predict_tracks(
         # only matters where something is repaired: nothing to check in a complete recording
         if guard and occlusions is not None and geo.blend is not None and not bool(mask.all()):
             generator = torch.Generator(device=device).manual_seed(seed)
-            check = check_recording(net, xy, mask, geo, occlusions, generator)
+            check = check_recording(net, xy, mask, geo, occlusions, generator, confidence)
             geo = replace(geo, radius=check.radius, radius_power=check.radius_power)
             keep = check.keep  # where the repair lost to the straight line: the line
         pred, gap, radius = repair(net, xy, mask, geo if guard else unguarded(geo), keep=keep)
