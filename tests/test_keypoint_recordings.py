@@ -182,3 +182,46 @@ def test_a_recording_where_the_model_loses_to_the_straight_line_gets_the_straigh
     )
     assert ratio(imp.transform(holes)) == pytest.approx(1.0, abs=1e-3)
     assert ratio(imp.set_params(error_bars="fit").transform(holes)) > 1.2
+
+
+def test_runs_of_hidden_frames_are_numbered_per_keypoint_along_time():
+    from aeimpute.keypoints.model import _run_ids
+
+    hidden = torch.zeros(1, 6, 2, dtype=torch.bool)
+    hidden[0, 1:3, 0] = True  # run of keypoint 0
+    hidden[0, 4, 0] = True  # a second run of keypoint 0
+    hidden[0, 2:5, 1] = True  # one run of keypoint 1 overlapping the first in time
+    ids = torch.full(hidden.shape, -1)
+    ids[hidden] = _run_ids(hidden)
+    assert ids[0, :, 0].tolist() == [-1, 0, 0, -1, 1, -1]
+    assert ids[0, :, 1].tolist() == [-1, -1, 2, 2, 2, -1]
+
+
+def test_the_check_keeps_a_repair_only_where_its_win_is_clear_at_the_confidence_asked():
+    from aeimpute.keypoints.model import _paired_stats, confident_win
+
+    g = torch.Generator().manual_seed(0)
+    n = 40
+    # per run: repair minus line squared error; cell 0 a clear win, cell 1 a small win
+    # buried in noise, cell 2 a loss
+    clear = -1.0 + 0.1 * torch.randn(n, generator=g)
+    noisy = -0.05 + torch.randn(n, generator=g)
+    noisy = noisy - noisy.mean() - 0.05  # mean exactly -0.05, spread ~1
+    loss = 0.5 + 0.1 * torch.randn(n, generator=g)
+    diff = torch.cat([clear, noisy, loss])
+    cell = torch.arange(3).repeat_interleave(n)
+    stats = _paired_stats(diff, torch.arange(3 * n), cell, 3)
+    assert stats[0].tolist() == [n, n, n]
+    assert confident_win(stats, 0.5).tolist() == [True, True, False]
+    assert confident_win(stats, 0.9).tolist() == [True, False, False]
+    # a run's points add up to one value per run (and cell)
+    two = _paired_stats(torch.tensor([1.0, 2.0, 4.0]), torch.tensor([0, 0, 1]),
+                        torch.tensor([0, 0, 0]), 1)  # fmt: skip
+    assert two[:, 0].tolist() == [2.0, 7.0, 25.0]
+
+
+def test_guard_confidence_out_of_range_is_refused_by_name():
+    xy = simulate_poses(n_frames=200, n_keypoints=4, random_state=0)
+    imp = KeypointImputer(window=32, max_iter=5, n_jobs=1, random_state=0).fit(xy)
+    with pytest.raises(ValueError, match="guard_confidence"):
+        imp.set_params(guard_confidence=1.0).transform(xy)
