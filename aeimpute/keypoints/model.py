@@ -46,6 +46,13 @@ def _mask_patterns(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (codes[:, None] & bits) > 0, index
 
 
+#: ``ShapeModel.fit_validated``: share of the configurations held back to choose the rank, at
+#: least / at most this many of them, and the tolerance above the lowest error
+VALIDATION_SHARE = 0.2
+MIN_VALIDATION = 20
+MAX_VALIDATION = 1000
+RANK_TOLERANCE = 0.05
+
 #: ``ShapeModel.left_out``: smallest determinant of ``I - H`` (a keypoint's 2 x 2 block of the
 #: hat matrix) for which the leave-one-out identity is used
 MIN_FREEDOM = 1e-4
@@ -66,15 +73,30 @@ class ShapeModel:
     shift: bool
 
     @classmethod
-    def fit(cls, flat: np.ndarray, shift: bool, explained: float = 0.95) -> ShapeModel | None:
-        """Fit on configurations ``(n, 2 * keypoints)``; None with fewer than 10."""
+    def fit(
+        cls, flat: np.ndarray, shift: bool, explained: float = 0.95, rank: int | None = None
+    ) -> ShapeModel | None:
+        """Fit on configurations ``(n, 2 * keypoints)``; None with fewer than 10.
+
+        ``rank`` components (at most ``2 * keypoints - 2``), or by default as
+        many as explain the share ``explained`` of the variance.
+        """
         if len(flat) < 10:
             return None
         mean = flat.mean(axis=0)
         _, sing, vt = np.linalg.svd(flat - mean, full_matrices=False)
         var = sing**2 / (len(flat) - 1)
-        share = np.cumsum(var) / max(var.sum(), 1e-12)
-        rank = int(min(np.searchsorted(share, explained) + 1, max(1, flat.shape[1] - 2)))
+        if rank is None:
+            share = np.cumsum(var) / max(var.sum(), 1e-12)
+            rank = int(np.searchsorted(share, explained) + 1)
+        return cls._with_rank(mean, var, vt, rank, shift)
+
+    @classmethod
+    def _with_rank(
+        cls, mean: np.ndarray, var: np.ndarray, vt: np.ndarray, rank: int, shift: bool
+    ) -> ShapeModel:
+        """The model of ``rank`` components from a principal component analysis."""
+        rank = int(min(max(rank, 1), max(1, vt.shape[1] - 2)))
         noise = float(var[rank:].mean()) if rank < len(var) else float(var[-1])
         noise = max(noise, 1e-6)
         comp = vt[:rank].T * np.sqrt(np.maximum(var[:rank] - noise, 1e-9))
@@ -84,6 +106,41 @@ class ShapeModel:
             noise,
             shift,
         )
+
+    @classmethod
+    def fit_validated(cls, flat: np.ndarray, shift: bool) -> ShapeModel | None:
+        """:meth:`fit` with the rank that best estimates a keypoint from the others.
+
+        The last ``VALIDATION_SHARE`` of the configurations (in the order
+        given: later frames) are held back; for every rank, a model fitted on
+        the rest estimates each keypoint of each held-back configuration from
+        the other keypoints, and the smallest rank within ``RANK_TOLERANCE``
+        of the lowest squared error is kept, refitted on all configurations.
+        With fewer than ``MIN_VALIDATION`` held-back configurations, the
+        rank explains 95% of the variance (:meth:`fit`).
+        """
+        n_val = min(int(len(flat) * VALIDATION_SHARE), MAX_VALIDATION)
+        if n_val < MIN_VALIDATION:
+            return cls.fit(flat, shift)
+        train, val = flat[: len(flat) - n_val], flat[len(flat) - n_val :]
+        mean = train.mean(axis=0)
+        _, sing, vt = np.linalg.svd(train - mean, full_matrices=False)
+        var = sing**2 / (len(train) - 1)
+        k = flat.shape[1] // 2
+        # every held-back configuration k times, keypoint j left out of the j-th copy
+        values = torch.as_tensor(np.tile(val, (k, 1)), dtype=torch.float32)[None]
+        left = torch.arange(k).repeat_interleave(n_val)
+        mask = (torch.arange(k)[None] != left[:, None])[None]
+        rows = torch.arange(len(left))
+        truth = values[0].reshape(-1, k, 2)[rows, left]
+        errors = []
+        for rank in range(1, max(1, 2 * k - 2) + 1):
+            model = cls._with_rank(mean, var, vt, rank, shift)
+            est = model.estimate(values, mask)[0].reshape(-1, k, 2)[rows, left]
+            errors.append(float(((est - truth) ** 2).sum(-1).mean()))
+        best = min(errors)
+        rank = next(r for r, e in enumerate(errors, 1) if e <= best * (1 + RANK_TOLERANCE))
+        return cls.fit(flat, shift, rank=rank)
 
     def _basis(self, values: torch.Tensor) -> torch.Tensor:
         """The components, with the two shift directions when ``shift``."""
@@ -511,9 +568,9 @@ def geometry(
         m = torch.as_tensor(mask)
         lin = bridge(t.reshape(s, f, 2 * k), _mask2(m)).filled.reshape(s, f, k, 2).numpy()
         frames = lin[np.isfinite(lin).all(axis=(-1, -2))]
-    if len(frames) > 5000:
-        frames = frames[np.random.default_rng(seed).choice(len(frames), 5000, replace=False)]
-    placement = ShapeModel.fit((frames / scale).reshape(len(frames), -1), shift=False)
+    if len(frames) > 5000:  # a seeded subsample, kept in time order (see fit_validated)
+        frames = frames[np.sort(np.random.default_rng(seed).choice(len(frames), 5000, False))]
+    placement = ShapeModel.fit_validated((frames / scale).reshape(len(frames), -1), shift=False)
     frames = (frames - frames.mean(axis=1, keepdims=True)) / scale
     if len(frames) == 0:
         return Geometry(scale, torch.zeros(xy.shape[-2:]), False)
@@ -525,7 +582,7 @@ def geometry(
         frames = upright
     else:
         template = frames.mean(axis=0)
-    shape = ShapeModel.fit(frames.reshape(len(frames), -1), shift=True)
+    shape = ShapeModel.fit_validated(frames.reshape(len(frames), -1), shift=True)
     template = torch.as_tensor(template, dtype=torch.float32)
     return Geometry(scale, template, bool(rotate), shape=shape, placement=placement)
 
