@@ -46,6 +46,26 @@ def _mask_patterns(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (codes[:, None] & bits) > 0, index
 
 
+#: ``_by_pattern`` loops over the patterns up to this many (else one gather per row)
+MAX_PATTERN_LOOP = 256
+
+
+def _by_pattern(mats: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``mats[index[i]] @ rows[i]`` for every row: ``mats (patterns, a, b)``, ``rows (n, b)``.
+
+    Rows are grouped by pattern, one matrix product per pattern, rather than
+    a copy of its matrix per row (the copies cost more than the products).
+    """
+    if len(mats) > MAX_PATTERN_LOOP:
+        return torch.einsum("nab,nb->na", mats[index], rows)
+    order = torch.argsort(index)
+    counts = torch.bincount(index, minlength=len(mats)).tolist()
+    parts = [chunk @ m.T for m, chunk in zip(mats, rows[order].split(counts), strict=True)]
+    out = torch.empty(len(rows), mats.shape[1], dtype=rows.dtype, device=rows.device)
+    out[order] = torch.cat(parts)
+    return out
+
+
 #: ``ShapeModel.fit_validated``: share of the configurations held back to choose the rank, at
 #: least / at most this many of them, and the tolerance above the lowest error
 VALIDATION_SHARE = 0.2
@@ -169,7 +189,7 @@ class ShapeModel:
         inv = torch.linalg.inv(torch.einsum("pc,cr,cs->prs", seen, b64, b64) + self.noise * eye)
         resid = torch.nan_to_num(values - mean) * _mask2(mask).to(values.dtype)
         rhs = (resid @ basis).reshape(b * t, -1)
-        z = torch.einsum("nrs,ns->nr", inv.to(values.dtype)[index], rhs).reshape(b, t, -1)
+        z = _by_pattern(inv.to(values.dtype), index, rhs).reshape(b, t, -1)
         return mean + z @ basis.T, basis, inv, index
 
     def estimate(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
