@@ -24,7 +24,6 @@ No learned model: 120 frames are too few to train one.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
 import sys
 from pathlib import Path
@@ -145,23 +144,14 @@ def report(summary: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from keypoint_recordings import common_options, results_of
-    from tabular import machine
+    from keypoint_recordings import common_options, results_of, write_report
 
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     common_options(p)
     args = p.parse_args(argv)
     results, note = results_of(args, lambda: run(args.seed))
-    args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / "keypoint_cameras.csv", index=False)
-    body = report(summarise(results))
-    header = (f"Run on {_dt.date.today()} on {machine()}; seed {args.seed}; {note}. "
-              "Protocol: `benchmarks/keypoint_cameras.py`."
-              + (f" {args.note}" if args.note else ""))  # fmt: skip
-    (args.out / "keypoint_cameras.md").write_text(
-        f"# Keypoint repair from calibrated cameras\n\n{header}\n\n{body}\n"
-    )
-    print(body)
+    write_report(args, "keypoint_cameras", "Keypoint repair from calibrated cameras", results,
+                 report(summarise(results)), note)  # fmt: skip
     return 0
 
 

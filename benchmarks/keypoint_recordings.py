@@ -330,9 +330,31 @@ def results_of(args: argparse.Namespace, run_it) -> tuple[pd.DataFrame, str]:
     return results, f"{(time.perf_counter() - t0) / 60:.1f} min"
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_report(
+    args: argparse.Namespace,
+    name: str,
+    title: str,
+    results: pd.DataFrame,
+    body: str,
+    details: str,
+    float_format: str | None = None,
+) -> None:
+    """Write ``NAME.csv`` (the per-gap results) and ``NAME.md`` (``title``, the run's header
+    with ``details``, ``body``) to ``--out`` and print ``body``; shared by the keypoint
+    benchmarks."""
     from tabular import machine
 
+    args.out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(args.out / f"{name}.csv", index=False, float_format=float_format)
+    header = (
+        f"Run on {_dt.date.today()} on {machine()}; seed {args.seed}; {details}. "
+        f"Protocol: `benchmarks/{name}.py`." + (f" {args.note}" if args.note else "")
+    )
+    (args.out / f"{name}.md").write_text(f"# {title}\n\n{header}\n\n{body}\n")
+    print(body)
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     common_options(p)
@@ -340,23 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     results, note = results_of(args, lambda: run(args.setups, args.steps, args.seed))
     if results.empty:
         raise SystemExit("no set-up was available")
-    args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / "keypoint_recordings.csv", index=False, float_format="%.5g")
-    summary = summarise(results)
     fits = results.dropna(subset=["fit_s"]).drop_duplicates(["setup", "part", "method"])
     secs = fits.groupby("method").fit_s.mean()
-    header = (
-        f"Run on {_dt.date.today()} on {machine()}; seed {args.seed}; KeypointImputer "
-        f"max_iter={args.steps or 'default'}; {note}; mean fit seconds: "
+    details = (
+        f"KeypointImputer max_iter={args.steps or 'default'}; {note}; mean fit seconds: "
         + ", ".join(f"{m} {v:.0f}" for m, v in secs.items())
-        + ". Protocol: `benchmarks/keypoint_recordings.py`."
-        + (f" {args.note}" if args.note else "")
     )
-    body = tables(summary)
-    (args.out / "keypoint_recordings.md").write_text(
-        f"# Keypoint repair on recordings the model has not seen\n\n{header}\n\n{body}\n"
-    )
-    print(body)
+    write_report(args, "keypoint_recordings", "Keypoint repair on recordings the model has not "
+                 "seen", results, tables(summarise(results)), details, "%.5g")  # fmt: skip
     return 0
 
 

@@ -24,7 +24,6 @@ bars of each model.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
 import sys
 import time
@@ -154,26 +153,16 @@ def report(summary: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from keypoint_recordings import common_options, results_of
-    from tabular import machine
+    from keypoint_recordings import common_options, results_of, write_report
 
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--parts", nargs="+", type=int, default=[0, 1], choices=[0, 1])
     common_options(p)
     args = p.parse_args(argv)
     results, note = results_of(args, lambda: run(args.parts, args.steps, args.seed))
-    args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / "keypoint_views.csv", index=False)
-    body = report(summarise(results))
-    header = (
-        f"Run on {_dt.date.today()} on {machine()}; seed {args.seed}; KeypointImputer "
-        f"max_iter={args.steps or 'default'}; {note}. Protocol: `benchmarks/keypoint_views.py`."
-        + (f" {args.note}" if args.note else "")
-    )
-    (args.out / "keypoint_views.md").write_text(
-        f"# Keypoint repair with a second camera view\n\n{header}\n\n{body}\n"
-    )
-    print(body)
+    details = f"KeypointImputer max_iter={args.steps or 'default'}; {note}"
+    write_report(args, "keypoint_views", "Keypoint repair with a second camera view", results,
+                 report(summarise(results)), details)  # fmt: skip
     return 0
 
 
