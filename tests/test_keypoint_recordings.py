@@ -185,14 +185,14 @@ def test_a_recording_where_the_model_loses_to_the_straight_line_gets_the_straigh
 
 
 def test_runs_of_hidden_frames_are_numbered_per_keypoint_along_time():
-    from aeimpute.keypoints.model import _run_ids
+    from aeimpute.keypoints.model import _run_ids, _run_starts
 
     hidden = torch.zeros(1, 6, 2, dtype=torch.bool)
     hidden[0, 1:3, 0] = True  # run of keypoint 0
     hidden[0, 4, 0] = True  # a second run of keypoint 0
     hidden[0, 2:5, 1] = True  # one run of keypoint 1 overlapping the first in time
     ids = torch.full(hidden.shape, -1)
-    ids[hidden] = _run_ids(hidden)
+    ids[hidden] = _run_ids(hidden, _run_starts(hidden))
     assert ids[0, :, 0].tolist() == [-1, 0, 0, -1, 1, -1]
     assert ids[0, :, 1].tolist() == [-1, -1, 2, 2, 2, -1]
 

@@ -66,6 +66,13 @@ def _by_pattern(mats: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> 
     return out
 
 
+def _pca(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, component variances and components (rows) of configurations ``(n, c)``."""
+    mean = flat.mean(axis=0)
+    _, sing, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    return mean, sing**2 / (len(flat) - 1), vt
+
+
 #: ``ShapeModel.fit_validated``: share of the configurations held back to choose the rank, at
 #: least / at most this many of them, and the tolerance above the lowest error
 VALIDATION_SHARE = 0.2
@@ -103,9 +110,7 @@ class ShapeModel:
         """
         if len(flat) < 10:
             return None
-        mean = flat.mean(axis=0)
-        _, sing, vt = np.linalg.svd(flat - mean, full_matrices=False)
-        var = sing**2 / (len(flat) - 1)
+        mean, var, vt = _pca(flat)
         if rank is None:
             share = np.cumsum(var) / max(var.sum(), 1e-12)
             rank = int(np.searchsorted(share, explained) + 1)
@@ -143,9 +148,7 @@ class ShapeModel:
         if n_val < MIN_VALIDATION:
             return cls.fit(flat, shift)
         train, val = flat[: len(flat) - n_val], flat[len(flat) - n_val :]
-        mean = train.mean(axis=0)
-        _, sing, vt = np.linalg.svd(train - mean, full_matrices=False)
-        var = sing**2 / (len(train) - 1)
+        mean, var, vt = _pca(train)
         k = flat.shape[1] // 2
         # every held-back configuration k times, keypoint j left out of the j-th copy
         values = torch.as_tensor(np.tile(val, (k, 1)), dtype=torch.float32)[None]
@@ -230,8 +233,9 @@ class ShapeModel:
         det = a * d - bb * cc
         # a keypoint the others hardly constrain has a leverage near 1 (``I - H`` near
         # singular): its own estimate stands in (no offset to anchor on)
-        stable = (det > MIN_FREEDOM)[index].reshape(b, t, k)
-        det = torch.where(det > MIN_FREEDOM, det, torch.ones_like(det))
+        free_enough = det > MIN_FREEDOM
+        stable = free_enough[index].reshape(b, t, k)
+        det = torch.where(free_enough, det, torch.ones_like(det))
         free = torch.stack([torch.stack([d, -bb], -1), torch.stack([-cc, a], -1)], -2)
         free = (free / det[..., None, None]).to(values.dtype)[index].reshape(b, t, k, 2, 2)
         seen = torch.nan_to_num(values).reshape(b, t, k, 2)
@@ -1136,10 +1140,11 @@ class RecordingCheck:
     keep: torch.Tensor
 
 
-def _run_ids(hidden: torch.Tensor) -> torch.Tensor:
+def _run_ids(hidden: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
     """Each hidden point's run (consecutive hidden frames of one keypoint of one series),
-    numbered 0, 1, ... over ``hidden (series, time, keypoints)``, in ``hidden``'s order."""
-    starts = _run_starts(hidden).transpose(1, 2)  # runs lie along time
+    numbered 0, 1, ... over ``hidden (series, time, keypoints)``, in ``hidden``'s order;
+    ``starts`` is :func:`_run_starts` of ``hidden``."""
+    starts = starts.transpose(1, 2)  # runs lie along time
     ids = (starts.reshape(-1).cumsum(0) - 1).reshape(starts.shape).transpose(1, 2)
     return ids[hidden]
 
@@ -1225,8 +1230,9 @@ def check_recording(
         err = torch.linalg.vector_norm(out - truth, dim=-1)[hidden]
         line = torch.linalg.vector_norm(inp.bridged - truth, dim=-1)[hidden]
         cell = _group(inp.gap) * 2 + crowd(inp)
-        stats += _paired_stats(err**2 - line**2, _run_ids(hidden), cell[hidden], n_blend * 2)
         starts = _run_starts(hidden)
+        run = _run_ids(hidden, starts)
+        stats += _paired_stats(err**2 - line**2, run, cell[hidden], n_blend * 2)
         cells = radius_cells(inp.gap, inp.depth)
         runs += torch.bincount(cells[0][starts], minlength=n_groups)
         parts.append((line, cell[hidden], radius_samples(err, inp, hidden, cells)))
