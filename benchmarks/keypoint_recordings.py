@@ -128,6 +128,18 @@ def per_gap(dist: np.ndarray, gaps: pd.DataFrame, radius: np.ndarray | None = No
     return pd.DataFrame(rows)
 
 
+def repair_draw(imp, linear, damaged, seed: int) -> dict:
+    """One further gap draw repaired by the other recordings' model (its default check and
+    ``guard_confidence=0.5``) and by linear interpolation: ``{method: (xy, error bars)}``."""
+    repaired = imp.transform(damaged)
+    confidence = imp.guard_confidence
+    loose = imp.set_params(guard_confidence=0.5).transform(damaged).xy
+    imp.set_params(guard_confidence=confidence)
+    return {MORE_DRAWS: (repaired.xy, repaired.uncertainty),
+            "linear" + ALL_DRAWS: (linear(damaged, seed), None),
+            OTHERS + LOOSE + ALL_DRAWS: (loose, None)}  # fmt: skip
+
+
 def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFrame:
     from keypoints import interpolation, kalman
 
@@ -172,9 +184,10 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                 outs[m + UNGUARDED] = imp.set_params(guard=False).transform(damaged).xy
                 no_check = imp.set_params(guard=True, error_bars="fit").transform(damaged)
                 outs[m + NO_CHECK] = no_check.xy
+                confidence = imp.guard_confidence
                 imp.set_params(error_bars="recording", guard_confidence=0.5)
                 outs[m + LOOSE] = imp.transform(damaged).xy
-                imp.set_params(guard_confidence=KeypointImputer().guard_confidence)
+                imp.set_params(guard_confidence=confidence)
             seen = np.isfinite(damaged.xy).all(-1)
             for m, out in outs.items():
                 assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
@@ -182,20 +195,19 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                 table = per_gap(dist, gaps, radii.get(m)).assign(setup=setup, part=i, method=m)
                 table["fit_s"] = {OWN: own_s, OTHERS: others_s}.get(m, np.nan)
                 rows.append(table)
-            imp = fits[OTHERS]
-            for d in range(COVERAGE_DRAWS + 1):  # draw 0 is the one above
-                hidden_d, gaps_d = keypoint_gaps(reliable, LENGTHS, counts, block or 99,
-                                                 rng=seed + i + 1000 * d)  # fmt: skip
-                damaged_d = pose.with_xy(np.where((hidden_d | ~reliable)[..., None], np.nan,
-                                                  pose.xy))  # fmt: skip
-                damaged_d.confidence = None
-                repaired = imp.transform(damaged_d)
-                line = baselines["linear"](damaged_d, seed)
-                draws = {MORE_DRAWS: (repaired.xy, repaired.uncertainty),
-                         "linear" + ALL_DRAWS: (line, None)}  # fmt: skip
-                imp.set_params(guard_confidence=0.5)
-                draws[OTHERS + LOOSE + ALL_DRAWS] = (imp.transform(damaged_d).xy, None)
-                imp.set_params(guard_confidence=KeypointImputer().guard_confidence)
+            for d in range(COVERAGE_DRAWS + 1):
+                if d == 0:  # the draw above, repaired already
+                    gaps_d = gaps
+                    draws = {MORE_DRAWS: (outs[OTHERS], radii[OTHERS]),
+                             "linear" + ALL_DRAWS: (outs["linear"], None),
+                             OTHERS + LOOSE + ALL_DRAWS: (outs[OTHERS + LOOSE], None)}  # fmt: skip
+                else:
+                    hidden_d, gaps_d = keypoint_gaps(reliable, LENGTHS, counts, block or 99,
+                                                     rng=seed + i + 1000 * d)  # fmt: skip
+                    damaged_d = pose.with_xy(np.where((hidden_d | ~reliable)[..., None],
+                                                      np.nan, pose.xy))  # fmt: skip
+                    damaged_d.confidence = None
+                    draws = repair_draw(fits[OTHERS], baselines["linear"], damaged_d, seed)
                 for m, (out, radius) in draws.items():
                     table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps_d, radius)
                     table["gap"] += d * 100_000
