@@ -115,6 +115,31 @@ def as_tracked(pose, reliable):
     return pose.with_xy(np.where(reliable[..., None], pose.xy, np.nan))
 
 
+def draw_seed(seed: int, part: int, draw: int) -> int:
+    """The gap draw ``draw`` (0 = the first) of part ``part``."""
+    return seed + part + 1000 * draw
+
+
+def gap_draw(pose, reliable, rng: int) -> tuple:
+    """Artificial gaps over the reliable points of a part: ``(damaged PoseData, gaps)``.
+
+    Gaps of each of ``LENGTHS`` (a length L gets round(sqrt(30 / L)) times as many as the
+    longest, at most ``GAPS`` of those, within ``MAX_HIDDEN`` of the points), one keypoint
+    and, with 3 keypoints or more, 3 at once; the damaged part has no confidence.
+    """
+    from aeimpute.simulate import keypoint_gaps
+
+    factor = [max(1, round((max(LENGTHS) / n) ** 0.5)) for n in LENGTHS]
+    block = 3 if pose.xy.shape[2] >= 3 else 0
+    budget = int(MAX_HIDDEN * reliable.sum() // sum(f * n * (1 + block)
+                 for f, n in zip(factor, LENGTHS, strict=True)))  # fmt: skip
+    counts = [max(1, min(GAPS, budget)) * f for f in factor]
+    hidden, gaps = keypoint_gaps(reliable, LENGTHS, counts, block or 99, rng=rng)
+    damaged = pose.with_xy(np.where((hidden | ~reliable)[..., None], np.nan, pose.xy))
+    damaged.confidence = None
+    return damaged, gaps
+
+
 def per_gap(dist: np.ndarray, gaps: pd.DataFrame, radius: np.ndarray | None = None) -> pd.DataFrame:
     """Each gap's pixel RMSE over its points and, with error bars ``radius``, how many of its
     points lie inside them (NaN without)."""
@@ -144,7 +169,6 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
     from keypoints import interpolation, kalman
 
     from aeimpute import KeypointImputer
-    from aeimpute.simulate import keypoint_gaps
 
     baselines = {"linear": interpolation("linear"), "PCHIP": interpolation("pchip"),
                  "Kalman (CV)": kalman()}  # fmt: skip
@@ -157,15 +181,7 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
             continue
         split = parts(*loaded, SETUPS[setup])
         for i, (pose, reliable) in enumerate(split):
-            factor = [max(1, round((max(LENGTHS) / n) ** 0.5)) for n in LENGTHS]
-            block = 3 if pose.xy.shape[2] >= 3 else 0
-            budget = int(MAX_HIDDEN * reliable.sum() // sum(f * n * (1 + block)
-                         for f, n in zip(factor, LENGTHS, strict=True)))  # fmt: skip
-            counts = [max(1, min(GAPS, budget)) * f for f in factor]
-            hidden, gaps = keypoint_gaps(reliable, LENGTHS, counts, block or 99, rng=seed + i)
-            gone = hidden | ~reliable
-            damaged = pose.with_xy(np.where(gone[..., None], np.nan, pose.xy))
-            damaged.confidence = None
+            damaged, gaps = gap_draw(pose, reliable, draw_seed(seed, i, 0))
             fits = {}
             t0 = time.perf_counter()
             fits[OWN] = KeypointImputer(**kw).fit(damaged)
@@ -202,11 +218,7 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                              "linear" + ALL_DRAWS: (outs["linear"], None),
                              OTHERS + LOOSE + ALL_DRAWS: (outs[OTHERS + LOOSE], None)}  # fmt: skip
                 else:
-                    hidden_d, gaps_d = keypoint_gaps(reliable, LENGTHS, counts, block or 99,
-                                                     rng=seed + i + 1000 * d)  # fmt: skip
-                    damaged_d = pose.with_xy(np.where((hidden_d | ~reliable)[..., None],
-                                                      np.nan, pose.xy))  # fmt: skip
-                    damaged_d.confidence = None
+                    damaged_d, gaps_d = gap_draw(pose, reliable, draw_seed(seed, i, d))
                     draws = repair_draw(fits[OTHERS], baselines["linear"], damaged_d, seed)
                 for m, (out, radius) in draws.items():
                     table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps_d, radius)
@@ -278,34 +290,42 @@ def coverage_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ratio_table(summary: pd.DataFrame, method: str) -> list[str]:
+    """Lines of ``method``'s table: per recording, gap kind and length, the RMSE ratio to
+    linear interpolation (95th-percentile ratio in brackets), then the mean and worst; no
+    lines when the results have no such method."""
+    s = summary[summary.method == method]
+    if s.empty:  # results written before this row existed
+        return []
+    lines = [
+        f"**{method}**: RMSE ratio to linear interpolation (95th-percentile ratio of "
+        "per-gap errors in brackets); single = one keypoint, block = 3 keypoints at once\n"
+    ]
+    cols = [(k, n) for k in ("single", "block") for n in LENGTHS]
+    lines.append("| recording | " + " | ".join(f"{k} {n} fr" for k, n in cols) + " |")
+    lines.append("|---|" + "---:|" * len(cols))
+    for (setup, part), g in s.groupby(["setup", "part"], sort=False):
+        cells = []
+        for k, n in cols:
+            r = g[(g.kind == k) & (g.length == n)]
+            cells.append("–" if r.empty else
+                         f"{r.rmse_ratio.iloc[0]:.2f} ({r.p95_ratio.iloc[0]:.2f})")  # fmt: skip
+        lines.append(f"| {setup} {part + 1} | " + " | ".join(cells) + " |")
+    for label, how in (("mean", "mean"), ("worst", "max")):
+        agg = s.groupby(["kind", "length"])[["rmse_ratio", "p95_ratio"]].agg(how)
+        cells = [f"**{agg.loc[c, 'rmse_ratio']:.2f} ({agg.loc[c, 'p95_ratio']:.2f})**"
+                 if c in agg.index else "–" for c in cols]  # fmt: skip
+        lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def tables(summary: pd.DataFrame) -> str:
     """Ratio tables (to linear) for both KeypointImputer fits, every part, and the pixels."""
     parts_ = []
     for method in (OTHERS + ALL_DRAWS, OTHERS + LOOSE + ALL_DRAWS, OWN, OTHERS, OWN + LOOSE,
                    OTHERS + LOOSE, OWN + NO_CHECK, OTHERS + NO_CHECK, OWN + UNGUARDED,
                    OTHERS + UNGUARDED):  # fmt: skip
-        s = summary[summary.method == method]
-        if s.empty:  # results written before this row existed
-            continue
-        parts_.append(f"**{method}**: RMSE ratio to linear interpolation (95th-percentile "
-                      "ratio of per-gap errors in brackets); single = one keypoint, "
-                      "block = 3 keypoints at once\n")  # fmt: skip
-        cols = [(k, n) for k in ("single", "block") for n in LENGTHS]
-        parts_.append("| recording | " + " | ".join(f"{k} {n} fr" for k, n in cols) + " |")
-        parts_.append("|---|" + "---:|" * len(cols))
-        for (setup, part), g in s.groupby(["setup", "part"], sort=False):
-            cells = []
-            for k, n in cols:
-                r = g[(g.kind == k) & (g.length == n)]
-                cells.append("–" if r.empty else
-                             f"{r.rmse_ratio.iloc[0]:.2f} ({r.p95_ratio.iloc[0]:.2f})")  # fmt: skip
-            parts_.append(f"| {setup} {part + 1} | " + " | ".join(cells) + " |")
-        for label, how in (("mean", "mean"), ("worst", "max")):
-            agg = s.groupby(["kind", "length"])[["rmse_ratio", "p95_ratio"]].agg(how)
-            cells = [f"**{agg.loc[c, 'rmse_ratio']:.2f} ({agg.loc[c, 'p95_ratio']:.2f})**"
-                     if c in agg.index else "–" for c in cols]  # fmt: skip
-            parts_.append(f"| **{label}** | " + " | ".join(cells) + " |")
-        parts_.append("")
+        parts_ += ratio_table(summary, method)
     parts_.append(coverage_table(summary))
     parts_.append("Pixels, every method: RMSE / median / 95th percentile of per-gap errors "
                   "(single-keypoint gaps)\n")  # fmt: skip

@@ -305,11 +305,20 @@ def plot(keep: dict, results: pd.DataFrame, path: Path) -> None:
 
 #: transforms timed per setting; the median is reported
 TIMING_REPEATS = 3
+#: the transform settings timed: (error_bars, precision)
+TIMING_SETTINGS = (("recording", "auto"), ("recording", "float32"), ("fit", "auto"))
+TIMING_HEADER = (
+    "| frames x keypoints | threads | steps | fit (s) | transform (s) | frames/s | "
+    "transform, precision='float32' (s) | frames/s | transform, error_bars='fit' (s) | "
+    "frames/s | largest move, auto vs float32 (px) |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def timing(n_frames: int, n_keypoints: int, n_threads: int) -> str:
     """Fit and transform time of KeypointImputer on a generated recording (transform: the
-    median of ``TIMING_REPEATS`` runs)."""
+    median of ``TIMING_REPEATS`` runs per setting of ``TIMING_SETTINGS``, the settings taking
+    turns), and how far the default precision moves repaired points from float32's."""
     from aeimpute import KeypointImputer
     from aeimpute.keypoints import simulate_poses
     from aeimpute.simulate import keypoint_gaps
@@ -322,20 +331,23 @@ def timing(n_frames: int, n_keypoints: int, n_threads: int) -> str:
     imp.fit(xy)
     fit_s = time.perf_counter() - t0
     imp.transform(xy[:1000])  # warm-up
-    cells = []
-    for error_bars in ("recording", "fit"):  # error bars measured on the recording, or not
-        imp.set_params(error_bars=error_bars)
-        runs = []
-        for _ in range(TIMING_REPEATS):
+    runs = {setting: [] for setting in TIMING_SETTINGS}
+    outs = {}
+    for _ in range(TIMING_REPEATS):
+        for error_bars, precision in TIMING_SETTINGS:
+            imp.set_params(error_bars=error_bars, precision=precision)
             t0 = time.perf_counter()
-            imp.transform(xy)
-            runs.append(time.perf_counter() - t0)
-        tr_s = float(np.median(runs))
+            outs[error_bars, precision] = imp.transform(xy)
+            runs[error_bars, precision].append(time.perf_counter() - t0)
+    cells = []
+    for setting in TIMING_SETTINGS:
+        tr_s = float(np.median(runs[setting]))
         cells.append(f"{tr_s:.2f} | {n_frames / tr_s:,.0f}")
+    move = np.abs(outs["recording", "auto"] - outs["recording", "float32"]).max()
     return (
         f"| {n_frames:,} x {n_keypoints} | {n_threads} | {imp.history_['steps']} | {fit_s:.1f} | "
         + " | ".join(cells)
-        + " |"
+        + f" | {move:.3f} |"
     )
 
 
@@ -362,12 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads for --timing")
     args = p.parse_args(argv)
     if args.timing:
-        row = timing(50_000, 9, args.threads)
-        table = (
-            "| frames x keypoints | threads | steps | fit (s) | transform (s) | frames/s | "
-            "transform, error_bars='fit' (s) | frames/s |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|\n" + row
-        )
+        from aeimpute.runtime import native_bfloat16
+
+        table = TIMING_HEADER + "\n" + timing(50_000, 9, args.threads)
+        auto = "bfloat16" if native_bfloat16("cpu") else "float32"
         print(table)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "keypoints_timing.md").write_text(
@@ -376,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             f"occlusion gaps; fit with default settings, then transform of all frames: with "
             f"the default error_bars='recording' (error bars measured again on the recording: "
             f"occlusion draws over at most 16,384 of its frames) and with error_bars='fit'; "
-            f"transform times are the median of {TIMING_REPEATS} runs.\n\n"
+            f"the default precision='auto' ({auto} on this machine) and precision='float32'; "
+            f"transform times are the median of {TIMING_REPEATS} runs, the settings taking "
+            f"turns.\n\n"
             f"{table}\n"
         )
         return 0

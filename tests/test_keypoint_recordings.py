@@ -225,3 +225,41 @@ def test_guard_confidence_out_of_range_is_refused_by_name():
     imp = KeypointImputer(window=32, max_iter=5, n_jobs=1, random_state=0).fit(xy)
     with pytest.raises(ValueError, match="guard_confidence"):
         imp.set_params(guard_confidence=1.0).transform(xy)
+
+
+def test_bfloat16_corrections_are_close_to_float32_and_float32_out():
+    from aeimpute.keypoints.model import build_model, corrections, geometry, inputs
+
+    xy = simulate_poses(n_frames=120, n_keypoints=4, random_state=0)
+    seen = np.isfinite(xy).all(-1)
+    geo = geometry(xy.transpose(1, 0, 2, 3), seen.transpose(1, 0, 2), "auto", 0)
+    torch.manual_seed(0)
+    net = build_model({"n_keypoints": 4, "width": 16, "n_blocks": 3}).eval()
+    for p in net.parameters():  # an untrained network outputs zeros: give it weights
+        torch.nn.init.normal_(p, std=0.2)
+    series = torch.as_tensor(xy.transpose(1, 0, 2, 3), dtype=torch.float32)
+    inp = inputs(series, torch.as_tensor(seen.transpose(1, 0, 2)), geo)
+    with torch.no_grad():
+        full, half = corrections(net, inp), corrections(net, inp, torch.bfloat16)
+    assert half.dtype == torch.float32 and half.shape == full.shape
+    assert not torch.equal(half, full)  # the pass did run in bfloat16
+    assert float((half - full).abs().max()) < 0.02 * float(full.abs().max())
+
+
+def test_precision_auto_follows_the_devices_native_bfloat16(monkeypatch):
+    import aeimpute.runtime
+
+    xy = simulate_poses(n_frames=300, n_keypoints=4, random_state=0)
+    holes = xy.copy()
+    holes[60:80, 0, 1] = np.nan
+    holes[150:153, 0, 2] = np.nan  # a gap length whose blend gives the network a weight
+    imp = KeypointImputer(**(FAST | {"max_iter": 60, "guard": False})).fit(holes)
+    f32 = imp.set_params(precision="float32").transform(holes)
+    bf16 = imp.set_params(precision="bfloat16").transform(holes)
+    assert not np.array_equal(bf16, f32)
+    for native, expected in ((False, f32), (True, bf16)):
+        monkeypatch.setattr(aeimpute.runtime, "native_bfloat16", lambda device, n=native: n)
+        np.testing.assert_array_equal(imp.set_params(precision="auto").transform(holes), expected)
+    np.testing.assert_allclose(bf16, f32, atol=0.05)
+    with pytest.raises(ValueError, match="precision"):
+        imp.set_params(precision="float16").transform(holes)

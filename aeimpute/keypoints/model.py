@@ -125,9 +125,11 @@ class ShapeModel:
         noise = float(var[rank:].mean()) if rank < len(var) else float(var[-1])
         noise = max(noise, 1e-6)
         comp = vt[:rank].T * np.sqrt(np.maximum(var[:rank] - noise, 1e-9))
+        # contiguous, as a loaded model's: products over another memory layout sum in another
+        # order, and a fitted and a loaded model would differ in the last bits
         return cls(
             torch.as_tensor(mean, dtype=torch.float32),
-            torch.as_tensor(comp, dtype=torch.float32),
+            torch.as_tensor(np.ascontiguousarray(comp), dtype=torch.float32),
             noise,
             shift,
         )
@@ -498,11 +500,19 @@ def frame_motion(xy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([speed, speed[:, -1:]], dim=1)
 
 
-def corrections(net: TemporalConvNet, inp: Inputs) -> torch.Tensor:
-    """The network's correction to the linear bridges, in pixels, image frame."""
+def corrections(
+    net: TemporalConvNet, inp: Inputs, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """The network's correction to the linear bridges, in scale units, image frame.
+
+    ``dtype``: the number format of the network's pass (autocast; None: float32); the
+    result is float32 either way.
+    """
     b, t, k, _ = inp.bridged.shape
-    body = net(inp.features).reshape(b, t, k, 2)
-    return _turn(body, inp.cos[..., 0], inp.sin[..., 0])
+    device = inp.features.device.type
+    with torch.autocast(device, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        body = net(inp.features)
+    return _turn(body.float().reshape(b, t, k, 2), inp.cos[..., 0], inp.sin[..., 0])
 
 
 def predict(net: TemporalConvNet, xy: torch.Tensor, mask: torch.Tensor, geo: Geometry):
@@ -1057,12 +1067,14 @@ def repair(
     geo: Geometry,
     chunk: int = 16384,
     keep: torch.Tensor | None = None,
+    dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Predictions for every point of series ``xy`` (series, time, keypoints, 2), gap lengths
     and error radii (pixels; see :func:`radius_of`).
 
     Long series run in chunks with enough overlap that the result equals a
-    single pass over the whole series. ``keep``: see :func:`blended`.
+    single pass over the whole series. ``keep``: see :func:`blended`; ``dtype``: see
+    :func:`corrections`.
     """
     net.eval()
     n_time = xy.shape[1]
@@ -1072,7 +1084,7 @@ def repair(
     for lo in range(0, n_time, chunk):
         hi = min(n_time, lo + chunk)
         a, z = max(0, lo - halo), min(n_time, hi + halo)
-        delta = geo.scale * corrections(net, inp.window(a, z))[:, lo - a : hi - a]
+        delta = geo.scale * corrections(net, inp.window(a, z), dtype)[:, lo - a : hi - a]
         out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend, geo, keep)
     return out, inp.gap, radius_of(inp, geo)
 
@@ -1189,6 +1201,7 @@ def check_recording(
     config: Occlusions,
     generator: torch.Generator,
     confidence: float = 0.5,
+    dtype: torch.dtype | None = None,
 ) -> RecordingCheck:
     """Measure the repair on the recording ``xy`` itself: where to trust it, error radii.
 
@@ -1206,7 +1219,7 @@ def check_recording(
     squared error is below the line's); elsewhere the recording gets linear
     interpolation (``keep``). Then :func:`error_radius` is measured on the
     errors of what is kept (the straight line's where it is not); a radius
-    group with fewer runs keeps the fit's radii.
+    group with fewer runs keeps the fit's radii. ``dtype``: see :func:`corrections`.
     """
     n_kp, n_groups, n_blend = xy.shape[2], len(RADIUS_EDGES), len(BLEND_EDGES)
     xy, mask = _frame_blocks(xy, mask)
@@ -1225,7 +1238,7 @@ def check_recording(
         if not hidden.any():
             break
         inp = inputs(xy, mask & ~hidden, geo)
-        out = blended(inp, geo.scale * corrections(net, inp), geo.blend, geo)
+        out = blended(inp, geo.scale * corrections(net, inp, dtype), geo.blend, geo)
         truth = torch.nan_to_num(xy)
         err = torch.linalg.vector_norm(out - truth, dim=-1)[hidden]
         line = torch.linalg.vector_norm(inp.bridged - truth, dim=-1)[hidden]
@@ -1326,6 +1339,7 @@ def predict_tracks(
     occlusions: Occlusions | None = None,
     seed: int = 0,
     confidence: float = 0.5,
+    dtype: torch.dtype | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predictions (frames, individuals, keypoints, 2), gap lengths and error radii in pixels
     (both (frames, individuals, keypoints); radii NaN without calibration or guard).
@@ -1335,7 +1349,8 @@ def predict_tracks(
     guard), the repair is checked on the recording itself
     (:func:`check_recording`, occlusion draws seeded with ``seed``): gap-length
     groups where it did not beat the straight line there with ``confidence``
-    get the straight line, and the error radii are measured there.
+    get the straight line, and the error radii are measured there. ``dtype``: the number
+    format of the network's passes (see :func:`corrections`).
     """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
@@ -1343,10 +1358,12 @@ def predict_tracks(
         # only matters where something is repaired: nothing to check in a complete recording
         if guard and occlusions is not None and geo.blend is not None and not bool(mask.all()):
             generator = torch.Generator(device=device).manual_seed(seed)
-            check = check_recording(net, xy, mask, geo, occlusions, generator, confidence)
+            check = check_recording(net, xy, mask, geo, occlusions, generator, confidence, dtype)
             geo = replace(geo, radius=check.radius, radius_power=check.radius_power)
             keep = check.keep  # where the repair lost to the straight line: the line
-        pred, gap, radius = repair(net, xy, mask, geo if guard else unguarded(geo), keep=keep)
+        pred, gap, radius = repair(
+            net, xy, mask, geo if guard else unguarded(geo), keep=keep, dtype=dtype
+        )
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
         gap.cpu().numpy().transpose(1, 0, 2),
