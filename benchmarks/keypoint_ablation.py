@@ -40,11 +40,10 @@ from keypoint_recordings import (  # noqa: E402
     common_options,
     draw_seed,
     gap_draw,
-    load,
-    parts,
     per_gap,
     ratio_table,
     results_of,
+    split_setups,
     summarise,
     write_report,
 )
@@ -76,12 +75,7 @@ def run(setups: list[str], part_ids: list[int], steps: int | None, seed: int, lo
     steps = steps or KeypointImputer().max_iter
     linear = interpolation("linear")
     rows = []
-    for setup in setups:
-        loaded = load(setup)
-        if loaded is None:
-            log(f"skipping {setup}: its files are not found")
-            continue
-        split = parts(*loaded, SETUPS[setup])
+    for setup, split in split_setups(setups, log):
         for i in [p for p in part_ids if p < len(split)]:
             pose, reliable = split[i]
             others = [as_tracked(p, r) for j, (p, r) in enumerate(split) if j != i]

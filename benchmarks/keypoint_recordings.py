@@ -110,6 +110,17 @@ def parts(pose, reliable, n: int) -> list[tuple]:
     return out
 
 
+def split_setups(setups: list[str], log=print):
+    """Each set-up whose files are found, with its parts: ``(set-up, [(PoseData, reliable),
+    ...])``; the others are logged and left out."""
+    for setup in setups:
+        loaded = load(setup)
+        if loaded is None:
+            log(f"skipping {setup}: its files are not in {SHARED}")
+            continue
+        yield setup, parts(*loaded, SETUPS[setup])
+
+
 def as_tracked(pose, reliable):
     """The recording as a user has it after the confidence cut-off."""
     return pose.with_xy(np.where(reliable[..., None], pose.xy, np.nan))
@@ -165,7 +176,9 @@ def repair_draw(imp, linear, damaged, seed: int) -> dict:
             OTHERS + LOOSE + ALL_DRAWS: (loose, None)}  # fmt: skip
 
 
-def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFrame:
+def run(
+    setups: list[str], steps: int | None, seed: int, window: int | None = None, log=print
+) -> pd.DataFrame:
     from keypoints import interpolation, kalman
 
     from aeimpute import KeypointImputer
@@ -173,13 +186,9 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
     baselines = {"linear": interpolation("linear"), "PCHIP": interpolation("pchip"),
                  "Kalman (CV)": kalman()}  # fmt: skip
     kw = {"random_state": seed} | ({} if steps is None else {"max_iter": steps})
+    kw |= {} if window is None else {"window": window}
     rows = []
-    for setup in setups:
-        loaded = load(setup)
-        if loaded is None:
-            log(f"skipping {setup}: its files are not in {SHARED}")
-            continue
-        split = parts(*loaded, SETUPS[setup])
+    for setup, split in split_setups(setups, log):
         for i, (pose, reliable) in enumerate(split):
             damaged, gaps = gap_draw(pose, reliable, draw_seed(seed, i, 0))
             fits = {}
@@ -389,16 +398,17 @@ def write_report(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    p.add_argument("--window", type=int, default=None, help="KeypointImputer window")
     common_options(p)
     args = p.parse_args(argv)
-    results, note = results_of(args, lambda: run(args.setups, args.steps, args.seed))
+    results, note = results_of(args, lambda: run(args.setups, args.steps, args.seed, args.window))
     if results.empty:
         raise SystemExit("no set-up was available")
     fits = results.dropna(subset=["fit_s"]).drop_duplicates(["setup", "part", "method"])
     secs = fits.groupby("method").fit_s.mean()
     details = (
-        f"KeypointImputer max_iter={args.steps or 'default'}; {note}; mean fit seconds: "
-        + ", ".join(f"{m} {v:.0f}" for m, v in secs.items())
+        f"KeypointImputer max_iter={args.steps or 'default'}, window={args.window or 'default'}; "
+        f"{note}; mean fit seconds: " + ", ".join(f"{m} {v:.0f}" for m, v in secs.items())
     )
     write_report(args, "keypoint_recordings", "Keypoint repair on recordings the model has not "
                  "seen", results, tables(summarise(results)), details, "%.5g")  # fmt: skip

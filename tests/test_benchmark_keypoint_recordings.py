@@ -105,3 +105,28 @@ def test_cameras_benchmark_scores_what_the_cameras_filled():
     text = cams.report(summary)
     assert f"| top | 10 | {cams.GUARDED} | 10 | 0.50 | 2.0 | 2.0 | 2.0 | 0.50 | 0.80 |" in text
     assert "| top | 10 | linear | 10 | 0.00 | 4.0 | 4.0 | 4.0 | 1.00 | – |" in text
+
+
+def test_ablation_benchmark_variants_and_summary():
+    bench = load_benchmark("keypoint_recordings.py")
+    ablation = load_benchmark("keypoint_ablation.py")
+    assert ablation.params_of(ablation.VARIANTS["twice the steps"], 1500) == {"max_iter": 3000}
+    assert ablation.params_of(ablation.VARIANTS["width=128"], 100) == {
+        "width": 128,
+        "max_iter": 100,
+    }
+    gaps = pd.DataFrame(
+        {"gap": [0], "length": [10], "kind": ["single"], "individual": [0], "start": [1],
+         "keypoints": [(0,)]}
+    )  # fmt: skip
+    dist = np.zeros((20, 1, 1))
+    dist[1:11, 0, 0] = 4.0
+    table = bench.per_gap(dist, gaps)
+    rows = []
+    for setup, own_px in (("a", 2.0), ("b", 3.0)):  # ratios 0.5 and 0.75 to linear
+        for method, px, fit_s in (("linear", 4.0, np.nan), ("default", own_px, 10.0)):
+            rows.append(table.assign(setup=setup, part=0, method=method + bench.ALL_DRAWS,
+                                     gap_px=px, fit_s=fit_s))  # fmt: skip
+    results = pd.concat(rows, ignore_index=True)
+    report = ablation.summary_table(bench.summarise(results), results)
+    assert "| default | – | – | 0.62 / 0.75 | – | – | – | 10 |" in report

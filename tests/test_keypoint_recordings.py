@@ -92,16 +92,26 @@ def _linear_fill(xy: np.ndarray) -> np.ndarray:
     return out
 
 
-def _recording_with_gaps():
-    """A generated recording and a copy with 8-frame gaps in keypoints 1, 3, 5 and 7."""
+def _recording_with_gaps(length: int = 8):
+    """A generated recording and a copy with gaps of ``length`` frames in keypoints 1, 3, 5
+    and 7."""
     truth = simulate_poses(n_frames=1500, n_keypoints=9, random_state=3)
     holes = truth.copy()
     rng = np.random.default_rng(0)
     for start in rng.choice(np.arange(20, 1460, 40), size=30, replace=False):
         for k in (1, 3, 5, 7):
             first = start + rng.integers(0, 20)
-            holes[first : first + 8, 0, k] = np.nan
+            holes[first : first + length, 0, k] = np.nan
     return truth, holes
+
+
+def _ratio_to_linear(out: np.ndarray, truth: np.ndarray, holes: np.ndarray) -> float:
+    """RMSE of ``out`` over the gaps of ``holes``, as a ratio to linear interpolation's."""
+    gap = np.isnan(holes[..., 0])
+    lin = _linear_fill(holes)
+    return float(
+        np.sqrt(np.mean((out[gap] - truth[gap]) ** 2) / np.mean((lin[gap] - truth[gap]) ** 2))
+    )
 
 
 def test_a_keypoint_the_model_gets_wrong_falls_back_to_the_straight_line(monkeypatch):
@@ -167,13 +177,9 @@ def test_a_recording_where_the_model_loses_to_the_straight_line_gets_the_straigh
 
     truth, holes = _recording_with_gaps()
     imp = KeypointImputer(window=64, max_iter=150, n_jobs=1, random_state=0).fit(holes)
-    lin = _linear_fill(holes)
-    gap = np.isnan(holes[..., 0])
 
     def ratio(out):
-        return np.sqrt(
-            np.mean((out[gap] - truth[gap]) ** 2) / np.mean((lin[gap] - truth[gap]) ** 2)
-        )
+        return _ratio_to_linear(out, truth, holes)
 
     assert ratio(imp.transform(holes)) < 0.7  # the model is good here: the check keeps it
     real = model._candidates
@@ -263,3 +269,58 @@ def test_precision_auto_follows_the_devices_native_bfloat16(monkeypatch):
     np.testing.assert_allclose(bf16, f32, atol=0.05)
     with pytest.raises(ValueError, match="precision"):
         imp.set_params(precision="float16").transform(holes)
+
+
+def test_limits_the_fit_set_too_tight_are_chosen_again_on_the_recording(monkeypatch):
+    # planted: the fit's length limits are all 0.001 px, so judged by the fit alone the repair
+    # is the straight line; on the recording's artificial gaps the limits (and the shares kept)
+    # of gaps from RECHOSEN_FROM frames are chosen again and the model's gain comes back there
+    from aeimpute.keypoints import model
+
+    real = model.calibrate
+
+    def too_tight(*args, **kwargs):
+        blend, cap, share, radius, report = real(*args, **kwargs)
+        return blend, torch.full_like(cap, 1e-3), share, radius, report
+
+    monkeypatch.setattr(model, "calibrate", too_tight)
+    truth, holes = _recording_with_gaps(length=12)
+    imp = KeypointImputer(window=64, max_iter=150, n_jobs=1, random_state=0).fit(holes)
+    fit_only = _ratio_to_linear(imp.set_params(error_bars="fit").transform(holes), truth, holes)
+    assert fit_only == pytest.approx(1.0, abs=0.01)
+    checked = imp.set_params(error_bars="recording").transform(holes)
+    assert _ratio_to_linear(checked, truth, holes) < 0.8
+    # 8-frame gaps are shorter than RECHOSEN_FROM: the fit's limits stand
+    truth, holes = _recording_with_gaps(length=8)
+    assert _ratio_to_linear(imp.transform(holes), truth, holes) == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_checks_per_point_guard_is_the_blends_guard_at_the_hidden_points():
+    # the recording check repairs its artificial gaps point by point (to choose limits and
+    # shares again); with the fit's limits, shares and envelope it must give what blended()
+    # gives over the whole recording at those points
+    from aeimpute.keypoints import model
+
+    xy = simulate_poses(n_frames=400, n_keypoints=4, random_state=1)
+    series = torch.as_tensor(xy).permute(1, 0, 2, 3).float()
+    mask = torch.ones(series.shape[:-1], dtype=torch.bool)
+    geo = model.geometry(series.numpy(), mask.numpy(), rotate=True)
+    geo.motion_threshold = model.motion_threshold(series, mask, geo.scale)
+    geo.envelope = model.envelope(series, mask, geo)
+    n_groups = len(model.BLEND_EDGES)
+    gen = torch.Generator().manual_seed(0)
+    geo.blend = torch.rand(n_groups, model.N_CANDIDATES, generator=gen) / model.N_CANDIDATES
+    geo.cap = 0.03 * geo.scale * torch.rand(n_groups, generator=gen)
+    geo.cap[model.gap_group(np.array([12]))[0]] = float("inf")  # the envelope's turn there
+    geo.shrink = (torch.rand(n_groups, 4, 2, generator=gen) > 0.3).float()
+    hidden = torch.zeros_like(mask)
+    for k, start in ((0, 50), (1, 120), (2, 200), (3, 300), (1, 305)):
+        hidden[0, start : start + 12, k] = True
+    inp = model.inputs(series, mask & ~hidden, geo)
+    delta = 0.5 * geo.scale * torch.randn(inp.bridged.shape, generator=gen)
+    delta[0, 50:62, 0] += 20 * geo.scale  # far outside the body: the envelope's case
+    pts = model._hidden_points(inp, delta, hidden, series, geo)
+    step = pts.guarded(geo, geo.cap, geo.shrink)
+    expected = (model.blended(inp, delta, geo.blend, geo) - inp.bridged)[hidden]
+    torch.testing.assert_close(step, expected, atol=1e-3, rtol=0)
+    assert (step.abs().sum(-1) > 0).sum() > 10 and (step.abs().sum(-1) == 0).sum() > 10

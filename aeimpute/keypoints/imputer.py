@@ -182,8 +182,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         training is always float32). ``"auto"`` takes bfloat16 where the
         device computes it natively (on the CPU, AVX-512 BF16 or AMX
         instructions; CUDA from compute capability 8.0) and float32
-        elsewhere. On such a CPU it made ``transform`` about a quarter
-        faster, the repaired points moving by at most 0.05 px
+        elsewhere. On such a CPU it made ``transform`` about a fifth
+        faster, the repaired points moving by less than 0.1 px
         (``benchmarks/results/keypoints_timing.md``); results then differ
         slightly from a float32 machine's. ``"bfloat16"`` also where it is
         emulated (slower). Read by :meth:`transform`.

@@ -816,9 +816,13 @@ def upright(points: torch.Tensor, inp: Inputs, geo: Geometry) -> torch.Tensor:
 
 def inside(points: torch.Tensor, inp: Inputs, geo: Geometry) -> torch.Tensor:
     """Whether each point lies within its keypoint's envelope ``(batch, time, keypoints)``."""
-    body = upright(points, inp, geo)
-    low, high = geo.envelope[..., 0], geo.envelope[..., 1]
-    return ((body >= low) & (body <= high)).all(-1)
+    return _within(upright(points, inp, geo), geo.envelope)
+
+
+def _within(body: torch.Tensor, envelope: torch.Tensor) -> torch.Tensor:
+    """Whether body-frame points ``(..., 2)`` lie within ``envelope`` ``(..., 2, 2)`` (per
+    axis low and high; broadcast against the points)."""
+    return ((body >= envelope[..., 0]) & (body <= envelope[..., 1])).all(-1)
 
 
 #: the envelope spans these quantiles of the observed body-frame coordinates, widened by
@@ -1096,6 +1100,14 @@ MIN_RECORDING_RUNS = 30
 RECORDING_WINDOW = 64
 #: most occlusion draws (repair passes) over one recording
 MAX_RECORDING_DRAWS = 64
+#: artificial gaps (runs) a (gap-length group, keypoint, motion class) cell needs in a
+#: recording before they decide whether its corrections are kept (else the fit decides)
+MIN_CELL_RUNS = 10
+#: shortest gap length (frames) whose limits and shares a recording chooses again: the fit's
+#: held-back gaps hold only a few runs of the longer lengths, where re-choosing them paid on
+#: the benchmark; on shorter ones it cost a recording its guarantee (paw, 3-frame gaps 1.07x
+#: linear interpolation)
+RECHOSEN_FROM = 9
 #: a longer recording is measured on this many of its frames: evenly spread blocks of
 #: ``RECORDING_BLOCK`` frames (the runs needed, not the recording's length, set the cost)
 RECORDING_FRAMES = 16384
@@ -1150,6 +1162,46 @@ class RecordingCheck:
     #: points with other keypoints missing (:func:`crowd`): False where the repair did
     #: worse than the straight line
     keep: torch.Tensor
+    #: the guard's length limits and shares kept, as ``Geometry.cap`` / ``shrink``: the
+    #: recording's own where its artificial gaps hold enough runs, else the fit's
+    cap: torch.Tensor | None = None
+    shrink: torch.Tensor | None = None
+
+
+@dataclass
+class _HiddenPoints:
+    """What the recording check keeps of the artificial gaps' points, one row per point."""
+
+    step: torch.Tensor  # (n, 2) the blend's correction before the guard, pixels
+    miss: torch.Tensor  # (n, 2) truth - straight line, pixels
+    group: torch.Tensor  # (n,) gap-length group of the blend
+    cell: torch.Tensor  # (n,) (group, keypoint, motion class) of the guard's shares
+    crowd: torch.Tensor  # (n,) 0 alone in the frame, 1 with other keypoints missing
+    run: torch.Tensor  # (n,) run number, unique over the check's draws
+    body: torch.Tensor  # (n, 2) the straight line's point in the upright body frame
+    turn: torch.Tensor  # (n, 2) cosine and sine of the frame's turn to the body frame
+    keypoint: torch.Tensor  # (n,)
+
+    @classmethod
+    def cat(cls, parts: list[_HiddenPoints]) -> _HiddenPoints:
+        return cls(*(torch.cat(x) for x in zip(*(vars(p).values() for p in parts), strict=True)))
+
+    def subset(self, which: torch.Tensor) -> _HiddenPoints:
+        """The points where ``which`` (bool, one per point) is True."""
+        return _HiddenPoints(*(x[which] for x in vars(self).values()))
+
+    def guarded(self, geo: Geometry, cap: torch.Tensor | None, shrink: torch.Tensor | None):
+        """The corrections after the guard (``cap``, ``shrink`` and ``geo.envelope``), as
+        :func:`blended` makes them (without ``keep``)."""
+        step = self.step
+        if cap is not None:
+            step = capped(step, cap[self.group])
+        if shrink is not None:
+            step = step * shrink.reshape(-1)[self.cell][:, None]
+        if geo.envelope is not None:
+            moved = self.body + _turn(step / geo.scale, self.turn[:, 0], -self.turn[:, 1])
+            step = step * _within(moved, geo.envelope[self.keypoint])[:, None]
+        return step
 
 
 def _run_ids(hidden: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
@@ -1211,6 +1263,15 @@ def check_recording(
     per ``RECORDING_WINDOW`` frames, over at most ``RECORDING_FRAMES`` frames
     of it) and repaired; draws go on until every radius group the occlusions
     reach holds ``MIN_RECORDING_RUNS`` runs (at most ``MAX_RECORDING_DRAWS``).
+    The guard's length limits are chosen again on those gaps, per gap-length
+    group of the blend from ``RECHOSEN_FROM`` frames that holds
+    ``MIN_RECORDING_RUNS`` runs, and then its
+    shares kept, per (gap-length group, keypoint, motion class) cell that
+    holds ``MIN_CELL_RUNS`` (as :func:`calibrate` chooses them on the fit's
+    held-back gaps, which hold only a few runs of each longer gap length);
+    the rest keep the fit's (``cap``, ``shrink``). What follows judges each
+    run's repair with the limits and shares chosen on the other half of the
+    runs (cross-fitting), not on the runs themselves.
     Per gap-length group of the blend, separately for points alone in their
     frame and points with other keypoints missing (:func:`crowd`), that holds
     ``MIN_RECORDING_RUNS`` runs (else over the whole gap-length group), the
@@ -1224,11 +1285,14 @@ def check_recording(
     n_kp, n_groups, n_blend = xy.shape[2], len(RADIUS_EDGES), len(BLEND_EDGES)
     xy, mask = _frame_blocks(xy, mask)
     config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
-    parts, runs = [], torch.zeros(n_groups, dtype=torch.long, device=xy.device)
-    # per gap-length group and crowd (alone in the frame or not): runs and the sum and sum of
-    # squares of their (repair - line) squared errors
-    stats = torch.zeros(3, n_blend * 2, dtype=torch.float64, device=xy.device)
+    parts, radius_parts = [], []
+    runs = torch.zeros(n_groups, dtype=torch.long, device=xy.device)
+    # runs per gap-length group of the blend and per cell of the guard's shares
+    blend_runs = torch.zeros(n_blend, dtype=torch.long, device=xy.device)
+    cell_runs = torch.zeros(n_blend * n_kp * 2, dtype=torch.long, device=xy.device)
     keep = torch.ones(n_blend, 2, dtype=torch.bool, device=xy.device)
+    truth = torch.nan_to_num(xy)
+    n_runs = 0
     # the groups the occlusions can reach: draws go on until each holds enough runs
     reachable = torch.as_tensor(RADIUS_EDGES, device=xy.device) <= config.gap_range[1]
     for _ in range(MAX_RECORDING_DRAWS):
@@ -1238,30 +1302,130 @@ def check_recording(
         if not hidden.any():
             break
         inp = inputs(xy, mask & ~hidden, geo)
-        out = blended(inp, geo.scale * corrections(net, inp, dtype), geo.blend, geo)
-        truth = torch.nan_to_num(xy)
-        err = torch.linalg.vector_norm(out - truth, dim=-1)[hidden]
-        line = torch.linalg.vector_norm(inp.bridged - truth, dim=-1)[hidden]
-        cell = _group(inp.gap) * 2 + crowd(inp)
+        delta = geo.scale * corrections(net, inp, dtype)
         starts = _run_starts(hidden)
-        run = _run_ids(hidden, starts)
-        stats += _paired_stats(err**2 - line**2, run, cell[hidden], n_blend * 2)
+        parts.append(_hidden_points(inp, delta, hidden, truth, geo, n_runs))
+        n_runs += int(starts.sum())
+        blend_runs += torch.bincount(_group(inp.gap)[starts], minlength=n_blend)
+        cell_runs += torch.bincount(_guard_cells(inp, geo)[starts], minlength=len(cell_runs))
         cells = radius_cells(inp.gap, inp.depth)
         runs += torch.bincount(cells[0][starts], minlength=n_groups)
-        parts.append((line, cell[hidden], radius_samples(err, inp, hidden, cells)))
+        radius_parts.append(radius_samples(parts[-1].miss, inp, hidden, cells)[1:])
     if not parts:
-        return RecordingCheck(geo.radius, geo.radius_power, keep)
+        return RecordingCheck(geo.radius, geo.radius_power, keep, geo.cap, geo.shrink)
+    pts = _HiddenPoints.cat(parts)
+
+    # the gap-length groups whose limits and shares the recording may choose again
+    longer = torch.as_tensor(BLEND_EDGES, device=xy.device) >= RECHOSEN_FROM
+
+    def guard_of(chosen_on: _HiddenPoints) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        cap, shrink = geo.cap, geo.shrink
+        if cap is not None:
+            cap = _recording_caps(chosen_on, cap, longer & (blend_runs >= MIN_RECORDING_RUNS))
+        if shrink is not None:
+            enough = (cell_runs >= MIN_CELL_RUNS).reshape(shrink.shape) & longer[:, None, None]
+            shrink = _recording_shares(chosen_on, geo, cap, shrink, enough)
+        return cap, shrink
+
+    cap, shrink = guard_of(pts)
+    # judged fairly: the points of every other run are repaired with the guard chosen on the
+    # rest (two folds), so a limit or share that only fits the gaps it was chosen on does not
+    # earn the repair its keep below
+    step = torch.empty_like(pts.step)
+    for fold in (0, 1):
+        judged = pts.run % 2 == fold
+        step[judged] = pts.subset(judged).guarded(geo, *guard_of(pts.subset(~judged)))
+    err = torch.linalg.vector_norm(pts.miss - step, dim=-1)
+    line = torch.linalg.vector_norm(pts.miss, dim=-1)
+    # per gap-length group and crowd (alone in the frame or not): runs and the sum and sum of
+    # squares of their (repair - line) squared errors
+    crowd_cell = pts.group * 2 + pts.crowd
+    stats = _paired_stats(err**2 - line**2, pts.run, crowd_cell, n_blend * 2)
     # a cell with too few runs takes the decision of its whole gap-length group
     pooled = stats.reshape(3, n_blend, 2).sum(2).repeat_interleave(2, dim=1)
     stats = torch.where(stats[0] >= MIN_RECORDING_RUNS, stats, pooled)
     keep = (stats[0] < MIN_RECORDING_RUNS) | confident_win(stats, confidence)
-    samples = [(torch.where(keep[c], s[0], line), *s[1:]) for line, c, s in parts]
+    kept_err = torch.where(keep[crowd_cell], err, line)
     keep = keep.reshape(n_blend, 2)
     if geo.radius is None:
-        return RecordingCheck(None, geo.radius_power, keep)
-    own, power = error_radius(*(torch.cat(x) for x in zip(*samples, strict=True)), n_kp)
+        return RecordingCheck(None, geo.radius_power, keep, cap, shrink)
+    samples = (kept_err, *(torch.cat(x) for x in zip(*radius_parts, strict=True)))
+    own, power = error_radius(*samples, n_kp)
     enough = (runs >= MIN_RECORDING_RUNS)[:, None, None] & torch.isfinite(own)
-    return RecordingCheck(torch.where(enough, own, geo.radius), power, keep)
+    return RecordingCheck(torch.where(enough, own, geo.radius), power, keep, cap, shrink)
+
+
+def _guard_cells(inp: Inputs, geo: Geometry) -> torch.Tensor:
+    """Each point's cell of the guard's shares: (gap-length group, keypoint, motion class),
+    numbered as ``Geometry.shrink`` flattened ``(batch, time, keypoints)``."""
+    n_kp = inp.gap.shape[-1]
+    kp = torch.arange(n_kp, device=inp.gap.device).expand_as(inp.gap)
+    return (_group(inp.gap) * n_kp + kp) * 2 + _motion_class(inp, geo)
+
+
+def _hidden_points(
+    inp: Inputs,
+    delta: torch.Tensor,
+    hidden: torch.Tensor,
+    truth: torch.Tensor,
+    geo: Geometry,
+    first_run: int = 0,
+) -> _HiddenPoints:
+    """The ``hidden`` points of a repair pass (``inp``, network corrections ``delta`` in
+    pixels) against ``truth``, their runs numbered from ``first_run``."""
+    g = _group(inp.gap)[hidden]
+    turn = torch.cat([inp.cos, inp.sin], -1).expand(*hidden.shape, 2)
+    keypoint = torch.arange(hidden.shape[-1], device=hidden.device).expand_as(hidden)
+    return _HiddenPoints(
+        step=weighted(geo.blend[g], [d[hidden] for d in _candidates(inp, delta)]),
+        miss=(truth - inp.bridged)[hidden],
+        group=g,
+        cell=_guard_cells(inp, geo)[hidden],
+        crowd=crowd(inp)[hidden],
+        run=_run_ids(hidden, _run_starts(hidden)) + first_run,
+        body=upright(inp.bridged, inp, geo)[hidden],
+        turn=turn[hidden],
+        keypoint=keypoint[hidden],
+    )
+
+
+def _recording_caps(pts: _HiddenPoints, cap: torch.Tensor, enough: torch.Tensor) -> torch.Tensor:
+    """Length limits per gap-length group chosen as :func:`calibrate` does (the trial
+    multiple of the straight line's RMSE with the least squared error), on the recording's
+    artificial gaps where the group holds enough runs (``enough``), else ``cap``."""
+    n = len(cap)
+    count = torch.bincount(pts.group, minlength=n).double()
+    base = torch.zeros(n, dtype=torch.float64, device=cap.device)
+    base.index_add_(0, pts.group, (pts.miss.double() ** 2).sum(-1))
+    line_rmse = (base / count.clamp_min(1)).sqrt()
+    trials = torch.as_tensor(CAP_MULTIPLES, dtype=torch.float64, device=cap.device)
+    sse = torch.zeros(n, len(trials), dtype=torch.float64, device=cap.device)
+    for j, m in enumerate(trials):
+        e = pts.miss.double() - capped(pts.step.double(), m * line_rmse[pts.group])
+        sse[:, j].index_add_(0, pts.group, (e * e).sum(-1))
+    own = (trials[sse.argmin(dim=1)] * line_rmse).to(cap.dtype)
+    return torch.where(enough, own, cap)
+
+
+def _recording_shares(
+    pts: _HiddenPoints,
+    geo: Geometry,
+    cap: torch.Tensor | None,
+    shrink: torch.Tensor,
+    enough: torch.Tensor,
+) -> torch.Tensor:
+    """Shares kept per (gap-length group, keypoint, motion class) as :func:`calibrate` decides
+    them (1 where the limited correction removed squared error on the cell's points, else 0),
+    on the recording's artificial gaps where the cell holds enough runs (``enough``), else
+    ``shrink``."""
+    step = pts.guarded(geo, cap, None).double()
+    miss = pts.miss.double()
+    a = torch.zeros(shrink.numel(), dtype=torch.float64, device=shrink.device)
+    b = torch.zeros_like(a)
+    a.index_add_(0, pts.cell, (step * step).sum(-1))
+    b.index_add_(0, pts.cell, (step * miss).sum(-1))
+    own = (2 * b - a >= 0).to(shrink.dtype).reshape(shrink.shape)
+    return torch.where(enough, own, shrink)
 
 
 def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -1359,7 +1523,8 @@ def predict_tracks(
         if guard and occlusions is not None and geo.blend is not None and not bool(mask.all()):
             generator = torch.Generator(device=device).manual_seed(seed)
             check = check_recording(net, xy, mask, geo, occlusions, generator, confidence, dtype)
-            geo = replace(geo, radius=check.radius, radius_power=check.radius_power)
+            geo = replace(geo, radius=check.radius, radius_power=check.radius_power,
+                          cap=check.cap, shrink=check.shrink)  # fmt: skip
             keep = check.keep  # where the repair lost to the straight line: the line
         pred, gap, radius = repair(
             net, xy, mask, geo if guard else unguarded(geo), keep=keep, dtype=dtype
