@@ -869,6 +869,36 @@ def radius_of(inp: Inputs, geo: Geometry) -> torch.Tensor:
     return geo.radius[group, k, position] * stretch(inp.gap, group, geo.radius_power).float()
 
 
+def _limits(step: torch.Tensor, miss: torch.Tensor, group: torch.Tensor, n_groups: int):
+    """Per gap-length group, the limit on the length of corrections ``step`` (n, 2) with the
+    least squared error against ``miss`` (n, 2, the truth's offset from the straight line)
+    on these points: one of ``CAP_MULTIPLES`` times the straight line's RMSE on the group's
+    points (float64, ``(n_groups,)``; 0 for a group without points)."""
+    step, miss = step.double(), miss.double()
+    count = torch.bincount(group, minlength=n_groups).double()
+    base = torch.zeros(n_groups, dtype=torch.float64, device=step.device)
+    base.index_add_(0, group, (miss * miss).sum(-1))
+    line_rmse = (base / count.clamp_min(1)).sqrt()
+    trials = torch.as_tensor(CAP_MULTIPLES, dtype=torch.float64, device=step.device)
+    sse = torch.zeros(n_groups, len(trials), dtype=torch.float64, device=step.device)
+    for j, m in enumerate(trials):
+        e = miss - capped(step, m * line_rmse[group])
+        sse[:, j].index_add_(0, group, (e * e).sum(-1))
+    return trials[sse.argmin(dim=1)] * line_rmse
+
+
+def _shares(step: torch.Tensor, miss: torch.Tensor, cell: torch.Tensor, n_cells: int):
+    """Per cell, 1 where the corrections ``step`` (n, 2) removed squared error against
+    ``miss`` (n, 2) on the cell's points, else 0: the drop ``2 b - a`` with ``b`` the sum of
+    ``step . miss`` and ``a`` of ``|step| ** 2`` (float64, ``(n_cells,)``)."""
+    step, miss = step.double(), miss.double()
+    a = torch.zeros(n_cells, dtype=torch.float64, device=step.device)
+    b = torch.zeros_like(a)
+    a.index_add_(0, cell, (step * step).sum(-1))
+    b.index_add_(0, cell, (step * miss).sum(-1))
+    return (2 * b - a >= 0).double()
+
+
 #: fresh occlusion draws over the training points added to the held-back gaps to measure each
 #: (gap length, keypoint, motion) cell's share; the held-back gaps alone hold a few per cell
 CELL_DRAWS = 4
@@ -952,20 +982,15 @@ def calibrate(
     best = grid[cost.argmin(dim=1)]
     steps = [weighted(best[groups].double(), cands) for cands, _, groups, *_ in kept]
     # the longest correction kept whole, per group: the trial limit with the least error
-    linear_rmse = (base / count.clamp_min(1)).sqrt()
-    trials = torch.as_tensor(CAP_MULTIPLES, dtype=torch.float64, device=xy.device)
-    trial_sse = torch.zeros(n_groups, len(CAP_MULTIPLES), dtype=torch.float64, device=xy.device)
-    for step, (_, r, groups, *_, primary) in zip(steps, kept, strict=True):
-        if not primary:
-            continue
-        for j, m in enumerate(trials):
-            e = r - capped(step, m * linear_rmse[groups])
-            trial_sse[:, j].index_add_(0, groups, (e * e).sum(-1))
-    cap = (trials[trial_sse.argmin(dim=1)] * linear_rmse).float()
+    primary_of = [x for x, (*_, primary) in zip(steps, kept, strict=True) if primary]
+    held_r, held_groups = ([k[i] for k in kept if k[-1]] for i in (1, 2))
+    cap = _limits(torch.cat(primary_of), torch.cat(held_r), torch.cat(held_groups), n_groups)
+    cap = cap.float()
     # shares kept per cell, on the same points
     n_cells = n_groups * n_kp * 2
-    a, b, rr = (torch.zeros(n_cells, dtype=torch.float64, device=xy.device) for _ in range(3))
-    held_a, held_b, held_rr = (torch.zeros_like(a) for _ in range(3))
+    held_a, held_b, held_rr = (
+        torch.zeros(n_cells, dtype=torch.float64, device=xy.device) for _ in range(3)
+    )
     guarded = []
     for step, (_, r, groups, cell, inp, hidden, primary) in zip(steps, kept, strict=True):
         step = capped(step, cap[groups].double())
@@ -974,16 +999,15 @@ def calibrate(
             full[hidden] = full[hidden] + step.to(full.dtype)
             step = step * inside(full, inp, geo)[hidden][:, None].double()
         guarded.append(step)
-        sums = ((step * step).sum(-1), (step * r).sum(-1), (r * r).sum(-1))
-        for total, add in zip((a, b, rr), sums, strict=True):
-            total.index_add_(0, cell, add)
         if primary:  # the report's numbers: held-back points only
+            sums = ((step * step).sum(-1), (step * r).sum(-1), (r * r).sum(-1))
             for total, add in zip((held_a, held_b, held_rr), sums, strict=True):
                 total.index_add_(0, cell, add)
     group_of_cell = torch.arange(n_cells, device=xy.device) // (n_kp * 2)
-    # keep a cell's correction where it removed error on its points (2 b - a is the drop in
-    # squared error), fall back to the straight line where it added some
-    share = (2 * b - a >= 0).to(torch.float64)
+    share = _shares(
+        torch.cat(guarded), torch.cat([k[1] for k in kept]), torch.cat([k[3] for k in kept]),
+        n_cells,
+    )  # fmt: skip
     # how far the final repair of each held-back point is from the truth: the error radius
     held = [
         radius_samples(torch.linalg.vector_norm(r - share[cell][:, None] * step, dim=-1), inp,
@@ -1390,20 +1414,10 @@ def _hidden_points(
 
 
 def _recording_caps(pts: _HiddenPoints, cap: torch.Tensor, enough: torch.Tensor) -> torch.Tensor:
-    """Length limits per gap-length group chosen as :func:`calibrate` does (the trial
-    multiple of the straight line's RMSE with the least squared error), on the recording's
-    artificial gaps where the group holds enough runs (``enough``), else ``cap``."""
-    n = len(cap)
-    count = torch.bincount(pts.group, minlength=n).double()
-    base = torch.zeros(n, dtype=torch.float64, device=cap.device)
-    base.index_add_(0, pts.group, (pts.miss.double() ** 2).sum(-1))
-    line_rmse = (base / count.clamp_min(1)).sqrt()
-    trials = torch.as_tensor(CAP_MULTIPLES, dtype=torch.float64, device=cap.device)
-    sse = torch.zeros(n, len(trials), dtype=torch.float64, device=cap.device)
-    for j, m in enumerate(trials):
-        e = pts.miss.double() - capped(pts.step.double(), m * line_rmse[pts.group])
-        sse[:, j].index_add_(0, pts.group, (e * e).sum(-1))
-    own = (trials[sse.argmin(dim=1)] * line_rmse).to(cap.dtype)
+    """Length limits per gap-length group chosen as :func:`calibrate` does (:func:`_limits`),
+    on the recording's artificial gaps where the group holds enough runs (``enough``), else
+    ``cap``."""
+    own = _limits(pts.step, pts.miss, pts.group, len(cap)).to(cap.dtype)
     return torch.where(enough, own, cap)
 
 
@@ -1415,17 +1429,10 @@ def _recording_shares(
     enough: torch.Tensor,
 ) -> torch.Tensor:
     """Shares kept per (gap-length group, keypoint, motion class) as :func:`calibrate` decides
-    them (1 where the limited correction removed squared error on the cell's points, else 0),
-    on the recording's artificial gaps where the cell holds enough runs (``enough``), else
-    ``shrink``."""
-    step = pts.guarded(geo, cap, None).double()
-    miss = pts.miss.double()
-    a = torch.zeros(shrink.numel(), dtype=torch.float64, device=shrink.device)
-    b = torch.zeros_like(a)
-    a.index_add_(0, pts.cell, (step * step).sum(-1))
-    b.index_add_(0, pts.cell, (step * miss).sum(-1))
-    own = (2 * b - a >= 0).to(shrink.dtype).reshape(shrink.shape)
-    return torch.where(enough, own, shrink)
+    them (:func:`_shares` of the limited corrections), on the recording's artificial gaps where
+    the cell holds enough runs (``enough``), else ``shrink``."""
+    own = _shares(pts.guarded(geo, cap, None), pts.miss, pts.cell, shrink.numel())
+    return torch.where(enough, own.to(shrink.dtype).reshape(shrink.shape), shrink)
 
 
 def _series(arr: np.ndarray, observed: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
