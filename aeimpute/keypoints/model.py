@@ -1328,10 +1328,11 @@ def check_recording(
         inp = inputs(xy, mask & ~hidden, geo)
         delta = geo.scale * corrections(net, inp, dtype)
         starts = _run_starts(hidden)
-        parts.append(_hidden_points(inp, delta, hidden, truth, geo, n_runs))
+        parts.append(_hidden_points(inp, delta, hidden, truth, geo, n_runs, starts))
         n_runs += int(starts.sum())
-        blend_runs += torch.bincount(_group(inp.gap)[starts], minlength=n_blend)
-        cell_runs += torch.bincount(_guard_cells(inp, geo)[starts], minlength=len(cell_runs))
+        first = starts[hidden]  # the hidden points that start a run
+        blend_runs += torch.bincount(parts[-1].group[first], minlength=n_blend)
+        cell_runs += torch.bincount(parts[-1].cell[first], minlength=len(cell_runs))
         cells = radius_cells(inp.gap, inp.depth)
         runs += torch.bincount(cells[0][starts], minlength=n_groups)
         radius_parts.append(radius_samples(parts[-1].miss, inp, hidden, cells)[1:])
@@ -1394,9 +1395,11 @@ def _hidden_points(
     truth: torch.Tensor,
     geo: Geometry,
     first_run: int = 0,
+    starts: torch.Tensor | None = None,
 ) -> _HiddenPoints:
     """The ``hidden`` points of a repair pass (``inp``, network corrections ``delta`` in
-    pixels) against ``truth``, their runs numbered from ``first_run``."""
+    pixels) against ``truth``, their runs numbered from ``first_run``; ``starts``: the
+    :func:`_run_starts` of ``hidden`` when already found."""
     g = _group(inp.gap)[hidden]
     turn = torch.cat([inp.cos, inp.sin], -1).expand(*hidden.shape, 2)
     keypoint = torch.arange(hidden.shape[-1], device=hidden.device).expand_as(hidden)
@@ -1406,7 +1409,7 @@ def _hidden_points(
         group=g,
         cell=_guard_cells(inp, geo)[hidden],
         crowd=crowd(inp)[hidden],
-        run=_run_ids(hidden, _run_starts(hidden)) + first_run,
+        run=_run_ids(hidden, _run_starts(hidden) if starts is None else starts) + first_run,
         body=upright(inp.bridged, inp, geo)[hidden],
         turn=turn[hidden],
         keypoint=keypoint[hidden],
