@@ -164,13 +164,21 @@ def per_gap(dist: np.ndarray, gaps: pd.DataFrame, radius: np.ndarray | None = No
     return pd.DataFrame(rows)
 
 
+def transformed(imp, damaged, **params):
+    """``imp.transform(damaged)`` with ``params`` set for this call only (the fitted model's
+    own values are put back)."""
+    before = {name: getattr(imp, name) for name in params}
+    try:
+        return imp.set_params(**params).transform(damaged)
+    finally:
+        imp.set_params(**before)
+
+
 def repair_draw(imp, linear, damaged, seed: int) -> dict:
     """One further gap draw repaired by the other recordings' model (its default check and
     ``guard_confidence=0.5``) and by linear interpolation: ``{method: (xy, error bars)}``."""
     repaired = imp.transform(damaged)
-    confidence = imp.guard_confidence
-    loose = imp.set_params(guard_confidence=0.5).transform(damaged).xy
-    imp.set_params(guard_confidence=confidence)
+    loose = transformed(imp, damaged, guard_confidence=0.5).xy
     return {MORE_DRAWS: (repaired.xy, repaired.uncertainty),
             "linear" + ALL_DRAWS: (linear(damaged, seed), None),
             OTHERS + LOOSE + ALL_DRAWS: (loose, None)}  # fmt: skip
@@ -206,13 +214,9 @@ def run(
             for m, imp in fits.items():
                 repaired = imp.transform(damaged)
                 outs[m], radii[m] = repaired.xy, repaired.uncertainty
-                outs[m + UNGUARDED] = imp.set_params(guard=False).transform(damaged).xy
-                no_check = imp.set_params(guard=True, error_bars="fit").transform(damaged)
-                outs[m + NO_CHECK] = no_check.xy
-                confidence = imp.guard_confidence
-                imp.set_params(error_bars="recording", guard_confidence=0.5)
-                outs[m + LOOSE] = imp.transform(damaged).xy
-                imp.set_params(guard_confidence=confidence)
+                outs[m + UNGUARDED] = transformed(imp, damaged, guard=False).xy
+                outs[m + NO_CHECK] = transformed(imp, damaged, error_bars="fit").xy
+                outs[m + LOOSE] = transformed(imp, damaged, guard_confidence=0.5).xy
             seen = np.isfinite(damaged.xy).all(-1)
             for m, out in outs.items():
                 assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
