@@ -130,3 +130,21 @@ def test_ablation_benchmark_variants_and_summary():
     results = pd.concat(rows, ignore_index=True)
     report = ablation.summary_table(bench.summarise(results), results)
     assert "| default | – | – | 0.62 / 0.75 | – | – | – | 10 |" in report
+
+
+def test_attention_probe_network_sees_its_neighbour_blocks_only():
+    import torch
+
+    probe = load_benchmark("keypoint_attention_probe.py")
+    torch.manual_seed(0)
+    net = probe.attentive_network({"n_keypoints": 3, "width": 8, "n_blocks": 2})
+    x = torch.randn(1, 200, net.inp.in_features)
+    assert torch.equal(net(x), torch.zeros(1, 200, 6))  # zero output layer: no correction
+    torch.nn.init.normal_(net.out.weight)
+    base = net(x)
+    near, far = x.clone(), x.clone()
+    near[0, 2 * probe.BLOCK - 1] += 1.0  # in the block after frame 0's
+    far[0, 199] += 1.0  # beyond the 3 blocks and the convolutions' reach of frame 0
+    assert not torch.allclose(net(near)[0, 0], base[0, 0])
+    assert torch.equal(net(far)[0, 0], base[0, 0])
+    assert torch.isfinite(net(x[:, :77])).all()  # not a multiple of the block: padded
