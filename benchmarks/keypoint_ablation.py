@@ -1,17 +1,22 @@
 """Keypoint model ablation: what a wider, longer-trained, longer- or shorter-sighted network, or
-two networks averaged, buys on a recording the model has not seen.
+two models averaged, buys on a recording the model has not seen.
 
 Usage (from the repository root, after ``make demo`` or ``make test`` created ``.venv``)::
 
     .venv/bin/python benchmarks/keypoint_ablation.py                       # every set-up
     .venv/bin/python benchmarks/keypoint_ablation.py --setups synthetic --steps 60  # quick
+    .venv/bin/python benchmarks/keypoint_ablation.py --variants "windows 256 and 64, averaged" \
+        --parts 0 1 2 --report keypoint_ablation_windows            # the two windows, every part
 
 Protocol: that of ``benchmarks/keypoint_recordings.py`` (the longest shared recordings split
 into parts; the same confidence cut-offs and artificial gaps). For each set-up, the parts
 named by ``--parts`` are repaired by ``KeypointImputer`` fitted on the other parts of the
 set-up, once per variant of the model (``VARIANTS``; defaults otherwise, guard and check on);
 "two seeds, averaged" is the mean of the default model's repair and that of a second default
-model fitted with the next seed. Every variant and linear interpolation repair the same
+model fitted with the next seed, "windows 256 and 64, averaged" the mean of the default
+model's repair (256-frame window) and the 64-frame window's (each model with its own blend,
+guard and check). ``--variants`` runs some of them (with the fits they need). Every variant
+and linear interpolation repair the same
 ``COVERAGE_DRAWS + 1`` gap draws of the part; scores are pooled over the draws, as ratios to
 linear interpolation of the same gaps. Fit seconds are those of one thread per process.
 """
@@ -57,6 +62,10 @@ VARIANTS = {
     "window=64": {"window": 64},
 }
 ENSEMBLE = "two seeds, averaged"
+WINDOWS = "windows 256 and 64, averaged"
+#: averaged variants: the variants whose repairs are averaged (``ENSEMBLE``'s second model is
+#: the default fitted with the next seed)
+AVERAGED = {ENSEMBLE: ("default",), WINDOWS: ("default", "window=64")}
 #: the columns of the summary table: (kind, gap length)
 SUMMARY_COLUMNS = [("single", 1), ("single", 3), ("single", 10), ("single", 30),
                    ("block", 10), ("block", 30)]  # fmt: skip
@@ -67,12 +76,27 @@ def params_of(variant: dict, steps: int) -> dict:
     return variant | {"max_iter": steps * variant.get("max_iter", 1)}
 
 
-def run(setups: list[str], part_ids: list[int], steps: int | None, seed: int, log=print):
+def fitted_variants(chosen: list[str]) -> list[str]:
+    """The variants of ``VARIANTS`` to fit for the ``chosen`` variants (averaged ones need
+    theirs)."""
+    need = {v for c in chosen for v in AVERAGED.get(c, (c,))}
+    return [v for v in VARIANTS if v in need]
+
+
+def run(
+    setups: list[str],
+    part_ids: list[int],
+    steps: int | None,
+    seed: int,
+    chosen: list[str] | None = None,
+    log=print,
+):
     from keypoints import interpolation
 
     from aeimpute import KeypointImputer
 
     steps = steps or KeypointImputer().max_iter
+    chosen = chosen or methods()
     linear = interpolation("linear")
     rows = []
     for setup, split in split_setups(setups, log):
@@ -82,18 +106,25 @@ def run(setups: list[str], part_ids: list[int], steps: int | None, seed: int, lo
             for o in others:
                 o.confidence = None
             fits, seconds = {}, {}
-            for name, variant in VARIANTS.items():
+            for name in fitted_variants(chosen):
                 t0 = time.perf_counter()
-                kw = params_of(variant, steps)
+                kw = params_of(VARIANTS[name], steps)
                 fits[name] = KeypointImputer(random_state=seed, **kw).fit(others)
                 seconds[name] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            second = KeypointImputer(random_state=seed + 1, max_iter=steps).fit(others)
-            seconds[ENSEMBLE] = seconds["default"] + time.perf_counter() - t0
+            if ENSEMBLE in chosen:
+                t0 = time.perf_counter()
+                fits[ENSEMBLE] = KeypointImputer(random_state=seed + 1, max_iter=steps).fit(others)
+                seconds[ENSEMBLE] = seconds["default"] + time.perf_counter() - t0
+            if WINDOWS in chosen:
+                seconds[WINDOWS] = sum(seconds[v] for v in AVERAGED[WINDOWS])
             for d in range(COVERAGE_DRAWS + 1):
                 damaged, gaps = gap_draw(pose, reliable, draw_seed(seed, i, d))
                 outs = {name: imp.transform(damaged).xy for name, imp in fits.items()}
-                outs[ENSEMBLE] = (outs["default"] + second.transform(damaged).xy) / 2
+                if ENSEMBLE in outs:  # the second seed's repair, averaged with the default's
+                    outs[ENSEMBLE] = (outs["default"] + outs[ENSEMBLE]) / 2
+                if WINDOWS in chosen:
+                    outs[WINDOWS] = sum(outs[v] for v in AVERAGED[WINDOWS]) / 2
+                outs = {m: outs[m] for m in methods() if m in chosen or m in fits}
                 outs["linear"] = linear(damaged, seed)
                 for m, out in outs.items():
                     table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps)
@@ -106,7 +137,7 @@ def run(setups: list[str], part_ids: list[int], steps: int | None, seed: int, lo
 
 
 def methods() -> list[str]:
-    return list(VARIANTS) + [ENSEMBLE]
+    return list(VARIANTS) + list(AVERAGED)
 
 
 def summary_table(summary: pd.DataFrame, results: pd.DataFrame) -> str:
@@ -137,17 +168,22 @@ def main(argv: list[str] | None = None) -> int:
         "--parts", nargs="+", type=int, default=[0],
         help="the parts repaired (0 = the first), each by a model of the others",
     )  # fmt: skip
+    p.add_argument("--variants", nargs="+", default=methods(), choices=methods(),
+                   help="the variants run (with the fits they need)")  # fmt: skip
+    p.add_argument("--report", default="keypoint_ablation", help="name of the .md and .csv")
     common_options(p)
     args = p.parse_args(argv)
-    results, note = results_of(args, lambda: run(args.setups, args.parts, args.steps, args.seed))
+    results, note = results_of(
+        args, lambda: run(args.setups, args.parts, args.steps, args.seed, args.variants)
+    )
     if results.empty:
         raise SystemExit("no set-up was available")
     summary = summarise(results)
     tables = [line for m in methods() for line in ratio_table(summary, m + ALL_DRAWS)]
     body = "\n".join([summary_table(summary, results), *tables])
     details = f"KeypointImputer max_iter={args.steps or 'default'}; {note}"
-    write_report(args, "keypoint_ablation", "Keypoint model ablation on recordings the model "
-                 "has not seen", results, body, details, "%.5g")  # fmt: skip
+    write_report(args, args.report, "Keypoint model ablation on recordings the model has not "
+                 "seen", results, body, details, "%.5g", script="keypoint_ablation")  # fmt: skip
     return 0
 
 

@@ -383,17 +383,18 @@ def write_report(
     body: str,
     details: str,
     float_format: str | None = None,
+    script: str | None = None,
 ) -> None:
     """Write ``NAME.csv`` (the per-gap results) and ``NAME.md`` (``title``, the run's header
     with ``details``, ``body``) to ``--out`` and print ``body``; shared by the keypoint
-    benchmarks."""
+    benchmarks. ``script``: the benchmark's file name without ``.py`` when not ``name``."""
     from tabular import machine
 
     args.out.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out / f"{name}.csv", index=False, float_format=float_format)
     header = (
         f"Run on {_dt.date.today()} on {machine()}; seed {args.seed}; {details}. "
-        f"Protocol: `benchmarks/{name}.py`." + (f" {args.note}" if args.note else "")
+        f"Protocol: `benchmarks/{script or name}.py`." + (f" {args.note}" if args.note else "")
     )
     (args.out / f"{name}.md").write_text(f"# {title}\n\n{header}\n\n{body}\n")
     print(body)

@@ -111,6 +111,9 @@ def test_ablation_benchmark_variants_and_summary():
     bench = load_benchmark("keypoint_recordings.py")
     ablation = load_benchmark("keypoint_ablation.py")
     assert ablation.params_of(ablation.VARIANTS["twice the steps"], 1500) == {"max_iter": 3000}
+    # an averaged variant fits the variants it averages, and only those
+    assert ablation.fitted_variants([ablation.WINDOWS]) == ["default", "window=64"]
+    assert ablation.fitted_variants([ablation.ENSEMBLE, "width=128"]) == ["default", "width=128"]
     assert ablation.params_of(ablation.VARIANTS["width=128"], 100) == {
         "width": 128,
         "max_iter": 100,
