@@ -111,20 +111,20 @@ def run(
                 kw = params_of(VARIANTS[name], steps)
                 fits[name] = KeypointImputer(random_state=seed, **kw).fit(others)
                 seconds[name] = time.perf_counter() - t0
+            second = None  # the default model fitted with the next seed
             if ENSEMBLE in chosen:
                 t0 = time.perf_counter()
-                fits[ENSEMBLE] = KeypointImputer(random_state=seed + 1, max_iter=steps).fit(others)
+                second = KeypointImputer(random_state=seed + 1, max_iter=steps).fit(others)
                 seconds[ENSEMBLE] = seconds["default"] + time.perf_counter() - t0
             if WINDOWS in chosen:
                 seconds[WINDOWS] = sum(seconds[v] for v in AVERAGED[WINDOWS])
             for d in range(COVERAGE_DRAWS + 1):
                 damaged, gaps = gap_draw(pose, reliable, draw_seed(seed, i, d))
                 outs = {name: imp.transform(damaged).xy for name, imp in fits.items()}
-                if ENSEMBLE in outs:  # the second seed's repair, averaged with the default's
-                    outs[ENSEMBLE] = (outs["default"] + outs[ENSEMBLE]) / 2
+                if second is not None:
+                    outs[ENSEMBLE] = (outs["default"] + second.transform(damaged).xy) / 2
                 if WINDOWS in chosen:
                     outs[WINDOWS] = sum(outs[v] for v in AVERAGED[WINDOWS]) / 2
-                outs = {m: outs[m] for m in methods() if m in chosen or m in fits}
                 outs["linear"] = linear(damaged, seed)
                 for m, out in outs.items():
                     table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps)
