@@ -23,6 +23,9 @@ _OPTION_WORDS = (
     (r"(linear|trees)=False", r"--\1 off"),
     (r"precision='(\w+)'", r"--precision \1"),
     (r"max_iter=(\d+)", r"--max-iter \1"),
+    (r"KeypointImputer\(second_window=(\d+)\)", r"--second-window \1"),
+    (r"second_window=(\d+)", r"--second-window \1"),
+    (r"smaller second_window", r"smaller second window"),
     (r"KeypointImputer\(window=(\d+)\)", r"--window \1"),
     (r"window=(\d+)", r"--window \1"),
     (

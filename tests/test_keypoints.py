@@ -309,10 +309,47 @@ def test_repair_in_chunks_equals_one_pass(poses):
     imp = KeypointImputer(**FAST).fit(damaged)
     obs = np.isfinite(damaged).all(-1)
     xy, mask = model._series(damaged, obs, "cpu")
-    whole, gap_whole, _ = model.repair(imp._net, xy, mask, imp._geometry, chunk=10_000)
-    parts, gap_parts, _ = model.repair(imp._net, xy, mask, imp._geometry, chunk=37)
+    whole, gap_whole, _ = model.repair([imp._net], xy, mask, [imp._geometry], chunk=10_000)
+    parts, gap_parts, _ = model.repair([imp._net], xy, mask, [imp._geometry], chunk=37)
     torch.testing.assert_close(whole, parts, rtol=1e-4, atol=1e-3)
     assert torch.equal(gap_whole, gap_parts)
+
+
+@pytest.mark.parametrize("error_bars", ["fit", "recording"])
+def test_second_window_repairs_with_the_mean_of_two_single_window_models(poses, error_bars):
+    damaged, hidden = _holes(poses)
+    kw = FAST | {"error_bars": error_bars, "precision": "float32", "n_jobs": 1}
+    both = KeypointImputer(**kw, second_window=16).fit(damaged)
+    first = KeypointImputer(**kw).fit(damaged)
+    second = KeypointImputer(**kw | {"window": 16}).fit(damaged)
+    out, radius = both.transform(damaged, return_uncertainty=True)
+    out_1, radius_1 = first.transform(damaged, return_uncertainty=True)
+    out_2, radius_2 = second.transform(damaged, return_uncertainty=True)
+    # each network fitted and judged as if alone (same seed, same artificial gaps): the
+    # repair is the mean of the two models' repairs
+    np.testing.assert_allclose(out, (out_1 + out_2) / 2, atol=1e-4)
+    assert np.abs(out_1 - out_2)[hidden].max() > 0.01  # two different repairs were averaged
+    assert np.isfinite(radius[hidden]).all()
+    if error_bars == "fit":  # the larger of the two error bars
+        np.testing.assert_allclose(radius, np.fmax(radius_1, radius_2), rtol=1e-6)
+
+
+def test_second_window_model_saves_and_loads_both_networks(poses, tmp_path):
+    damaged, _ = _holes(poses)
+    imp = KeypointImputer(**FAST, second_window=16, n_jobs=1).fit(damaged)
+    imp.save(tmp_path / "two.aeimpute")
+    loaded = KeypointImputer.load(tmp_path / "two.aeimpute")
+    assert loaded.second_window == 16
+    np.testing.assert_array_equal(loaded.transform(damaged), imp.transform(damaged))
+    one = KeypointImputer(**FAST, n_jobs=1).fit(damaged)
+    assert not np.array_equal(one.transform(damaged), imp.transform(damaged))
+
+
+def test_second_window_longer_than_the_recording_or_too_short_is_refused_by_name(poses):
+    with pytest.raises(ValueError, match="second_window=512"):
+        KeypointImputer(**FAST, second_window=512).fit(poses)
+    with pytest.raises(ValueError, match="second_window"):
+        KeypointImputer(**FAST, second_window=4).fit(poses)
 
 
 def test_blend_weights_are_recorded_between_zero_and_one(poses):

@@ -203,6 +203,12 @@ def test_slp_files_are_read_and_written_with_sleap_io(tmp_path):
         (["pose", "repair", "{folder}", "-o", "{tmp}/out", "--window", "400", "--max-iter", "5"],
          "the longest file has 160 frames, fewer than --window 400; pass a smaller window "
          "(e.g. --window 128)"),
+        (["pose", "repair", "{folder}", "-o", "{tmp}/out", "--window", "16", "--second-window",
+          "400", "--max-iter", "5"],
+         "the longest file has 160 frames, fewer than --second-window 400; pass a smaller "
+         "second window (e.g. --second-window 128)"),
+        (["pose", "repair", "{tmp}/m.aeimpute", "{folder}", "-o", "{tmp}/out",
+          "--second-window", "16"], "--second-window: only for fitting"),
         (["pose", "repair", "{folder}", "-o", "{tmp}/out", "--max-gap", "0"],
          "--max-gap must be at least 1"),
     ],
@@ -221,6 +227,22 @@ def test_bad_commands_exit_2_with_one_line_and_no_output(folder, tmp_path, capsy
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_second_window_fits_a_model_of_two_networks(folder, tmp_path):
+    from aeimpute.keypoints import KeypointImputer
+
+    model = tmp_path / "two.aeimpute"
+    one = tmp_path / "one.aeimpute"
+    file = folder / "session0DLC_resnet50.csv"
+    assert main(["pose", "fit", str(file), "-o", str(model), *FAST, "--second-window", "16"]) == 0
+    assert main(["pose", "fit", str(file), "-o", str(one), *FAST]) == 0
+    two_networks = KeypointImputer.load(model)
+    assert two_networks.second_window == 16
+    pose = read_pose(file)
+    repaired = two_networks.transform(pose)
+    assert repaired.imputed.any()
+    assert not np.array_equal(repaired.xy, KeypointImputer.load(one).transform(pose).xy)
 
 
 def test_help_of_the_pose_commands_lists_their_options():

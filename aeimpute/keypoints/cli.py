@@ -171,7 +171,7 @@ def _fit(poses: list[tuple[Path, PoseData]], args: argparse.Namespace) -> Any:
         "confidence_threshold": args.confidence_threshold,
         "max_gap": args.max_gap,
     }
-    for name in ("window", "max_iter"):
+    for name in ("window", "second_window", "max_iter"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     imputer = KeypointImputer(**params)
@@ -371,7 +371,8 @@ def _cmd_repair(args: argparse.Namespace) -> int:
 
     model, inputs = _model_and_inputs(args.inputs)
     if model is not None:
-        given = [f"--{n.replace('_', '-')}" for n in ("window", "max_iter", "save_model")
+        given = [f"--{n.replace('_', '-')}"
+                 for n in ("window", "second_window", "max_iter", "save_model")
                  if getattr(args, n) is not None]  # fmt: skip
         if given:
             raise InputError(f"{', '.join(given)}: only for fitting, and {model} is already fitted")
@@ -436,6 +437,12 @@ def add_commands(
             "--window", type=int, metavar="N",
             help=f"frames per training window (default 256; the longest file needs at least "
             f"this many){fit_only}",
+        )  # fmt: skip
+        sp.add_argument(
+            "--second-window", type=int, metavar="N",
+            help=f"also fit a network with N-frame training windows and repair with the mean of "
+            f"the two networks' repairs (e.g. 64: more accurate on long gaps, slower; default: "
+            f"one network){fit_only}",
         )  # fmt: skip
         sp.add_argument(
             "--max-iter", type=int, metavar="N",

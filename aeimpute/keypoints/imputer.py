@@ -20,6 +20,7 @@ from aeimpute.runtime import resolve_device
 _CONSTRAINTS = {
     **v.SHARED_CONSTRAINTS,
     "window": v.int_in(8),
+    "second_window": v.either(v.one_of(None), v.int_in(8)),
     "width": v.int_in(4),
     "confidence_threshold": v.either(v.one_of(None), v.real_in(-np.inf, np.inf)),
     "max_gap": v.either(v.one_of(None), v.int_in(1)),
@@ -100,6 +101,17 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
     window : int, default=256
         Frames per training window; the network sees up to ``window - 1``
         frames around each frame. A recording needs at least this many frames.
+    second_window : int, optional
+        Also fit a second network with this training window (and its own
+        blend, guard and check) and return the mean of the two repairs, with
+        the larger of the two error bars. Two windows make different errors:
+        on recordings neither model had seen, averaging a 64-frame window's
+        repair with the default's brought 10-frame gaps from 0.83 to 0.80 of
+        linear interpolation's error and 30-frame gaps from 0.57 to 0.55
+        (``benchmarks/results/keypoint_ablation_windows.md``), for 1.3-1.4x
+        the fitting time and a slower ``transform`` (89,487 against 118,867
+        frames/s on ``benchmarks/results/keypoints_timing.md``'s recording; the
+        inputs both networks see are computed once). None: one network.
     width : int, default=64
         Hidden channels of the network.
     rotate : {"auto", True, False}, default="auto"
@@ -236,6 +248,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self,
         *,
         window: int = 256,
+        second_window: int | None = None,
         width: int = 64,
         rotate: bool | str = "auto",
         confidence_threshold: float | None = None,
@@ -264,6 +277,7 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         n_threads: int | None | str = v.DEPRECATED,
     ) -> None:
         self.window = window
+        self.second_window = second_window
         self.width = width
         self.rotate = rotate
         self.confidence_threshold = confidence_threshold
@@ -454,13 +468,15 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             tracks.append((arr, observed))
         arr, observed = _stack_recordings(tracks)
         n_frames, _, n_kp, _ = arr.shape
-        if n_frames < self.window:
-            hint = max(8, 2 ** int(math.log2(max(n_frames, 8))))
-            raise ValueError(
-                f"xy has {n_frames} frames (the longest recording), fewer than "
-                f"window={self.window}; pass a smaller window (e.g. "
-                f"KeypointImputer(window={hint}))"
-            )
+        for name in ("window", "second_window"):
+            frames = getattr(self, name)
+            if frames is not None and n_frames < frames:
+                hint = max(8, 2 ** int(math.log2(max(n_frames, 8))))
+                raise ValueError(
+                    f"xy has {n_frames} frames (the longest recording), fewer than "
+                    f"{name}={frames}; pass a smaller {name} (e.g. "
+                    f"KeypointImputer({name}={hint}))"
+                )
         if not observed.any():
             raise ValueError("xy has no observed point (all missing or below confidence_threshold)")
         never = ~observed.any(axis=(0, 1))
@@ -475,29 +491,35 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self.n_keypoints_ = n_kp
         self.keypoint_names_ = names
         self.n_recordings_ = len(tracks)
-        self.model_config_ = {
-            "n_keypoints": n_kp,
-            "width": self.width,
-            "n_blocks": _n_blocks(self.window),
-        }
+        self.model_config_ = self._model_config(self.window)
         self.device_ = str(device)
         from aeimpute.keypoints.model import fit_model
         from aeimpute.training import OptimConfig
 
-        config = self._occlusions()
+        windows = [self.window] + ([] if self.second_window is None else [self.second_window])
+        configs = [(self._occlusions(w), self._model_config(w)) for w in windows]
         optim = OptimConfig.from_params(params, eval_every=50)
-        self._net, self._geometry, self.history_ = fit_model(
-            arr, observed, config, optim, self.model_config_, rotate=self.rotate, seed=self.seed_,
-            device=device, n_threads=runtime.n_threads(params["n_jobs"]),
+        members = fit_model(
+            arr, observed, configs, optim, rotate=self.rotate, seed=self.seed_, device=device,
+            n_threads=runtime.n_threads(params["n_jobs"]),
         )  # fmt: skip
+        self._net, self._geometry, self.history_ = members[0]
+        # the second network, its geometry, history and configuration (None: one network)
+        self._second = (*members[1], configs[1][1]) if len(members) > 1 else None
         return self
 
-    def _occlusions(self) -> Any:
-        """The artificial occlusions of training (and of calibrating error bars)."""
+    def _model_config(self, window: int) -> dict:
+        """The network's configuration for a training window."""
+        return {"n_keypoints": self.n_keypoints_, "width": self.width,
+                "n_blocks": _n_blocks(window)}  # fmt: skip
+
+    def _occlusions(self, window: int | None = None) -> Any:
+        """The artificial occlusions of training (and of calibrating error bars), in training
+        windows of ``window`` frames (None: ``self.window``)."""
         from aeimpute.keypoints.model import Occlusions
 
         return Occlusions(
-            window=self.window,
+            window=self.window if window is None else window,
             gap_range=_check_gap_range(self.gap_range),
             block_probability=self.block_probability,
             dropout=self.dropout,
@@ -599,8 +621,12 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             )
         from aeimpute.keypoints.model import predict_tracks
 
+        nets, geometries = [self._net], [self._geometry]
+        if self._second is not None:
+            nets.append(self._second[0])
+            geometries.append(self._second[1])
         pred, gap, radius = predict_tracks(
-            self._net, self._geometry, arr, observed, device=self._net_device(),
+            nets, geometries, arr, observed, device=self._net_device(),
             n_threads=runtime.n_threads(self._resolved_params(warn=False)["n_jobs"]),
             guard=self.guard, seed=self.seed_, confidence=self.guard_confidence,
             occlusions=self._occlusions() if self.error_bars == "recording" else None,
@@ -719,7 +745,13 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
             "seed": self.seed_,
             "history": self.history_,
         }
-        return meta, module_tensors("net", self._net)
+        tensors = module_tensors("net", self._net)
+        if self._second is not None:
+            net, geo, history, config = self._second
+            meta["second"] = {"model_config": config, "geometry": geometry_state(geo),
+                              "history": history}  # fmt: skip
+            tensors |= module_tensors("second_net", net)
+        return meta, tensors
 
     def _set_state(self, meta: dict, tensors: dict, device) -> None:
         """Restore what :meth:`_get_state` gave, the network on ``device``."""
@@ -737,6 +769,14 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         net = build_model(self.model_config_)
         net.load_state_dict(prefixed(tensors, "net"))
         self._net = net.to(device).eval()
+        self._second = None  # model files from before second_window: one network
+        if meta.get("second") is not None:
+            second = meta["second"]
+            net = build_model(second["model_config"])
+            net.load_state_dict(prefixed(tensors, "second_net"))
+            geo = geometry_from_state(second["geometry"]).to(device)
+            self._second = (net.to(device).eval(), geo, second["history"],
+                            dict(second["model_config"]))  # fmt: skip
 
     def _prediction_dtype(self):
         """The autocast dtype of the network's passes in :meth:`transform` (None: float32)."""

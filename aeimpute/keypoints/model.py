@@ -1089,32 +1089,42 @@ def fit(
 
 @torch.no_grad()
 def repair(
-    net: TemporalConvNet,
+    nets: list[TemporalConvNet],
     xy: torch.Tensor,
     mask: torch.Tensor,
-    geo: Geometry,
+    geos: list[Geometry],
     chunk: int = 16384,
-    keep: torch.Tensor | None = None,
+    keeps: list[torch.Tensor | None] | None = None,
     dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Predictions for every point of series ``xy`` (series, time, keypoints, 2), gap lengths
     and error radii (pixels; see :func:`radius_of`).
 
-    Long series run in chunks with enough overlap that the result equals a
-    single pass over the whole series. ``keep``: see :func:`blended`; ``dtype``: see
-    :func:`corrections`.
+    With several networks (each with its geometry, see :func:`fit_model`), the prediction is
+    the mean of theirs, on inputs computed once, and the radius the largest of theirs (the
+    mean's error is at most the largest of the networks' errors). Long series run in chunks
+    with enough overlap that the result equals a single pass over the whole series.
+    ``keeps``: one per network, see :func:`blended`; ``dtype``: see :func:`corrections`.
     """
-    net.eval()
+    keeps = keeps or [None] * len(nets)
+    for net in nets:
+        net.eval()
     n_time = xy.shape[1]
-    inp = inputs(xy, mask, geo)
-    halo = 2 ** len(net.blocks)  # > (receptive field - 1) / 2
+    inp = inputs(xy, mask, geos[0])
+    halo = max(2 ** len(net.blocks) for net in nets)  # > (receptive field - 1) / 2
     out = torch.empty_like(inp.bridged)
     for lo in range(0, n_time, chunk):
         hi = min(n_time, lo + chunk)
         a, z = max(0, lo - halo), min(n_time, hi + halo)
-        delta = geo.scale * corrections(net, inp.window(a, z), dtype)[:, lo - a : hi - a]
-        out[:, lo:hi] = blended(inp.window(lo, hi), delta, geo.blend, geo, keep)
-    return out, inp.gap, radius_of(inp, geo)
+        here, around = inp.window(lo, hi), inp.window(a, z)
+        outs = [
+            blended(here, geo.scale * corrections(net, around, dtype)[:, lo - a : hi - a],
+                    geo.blend, geo, keep)
+            for net, geo, keep in zip(nets, geos, keeps, strict=True)
+        ]  # fmt: skip
+        out[:, lo:hi] = outs[0] if len(outs) == 1 else torch.stack(outs).mean(0)
+    radius = torch.stack([radius_of(inp, geo) for geo in geos]).amax(0)
+    return out, inp.gap, radius
 
 
 #: artificial gaps (runs) a radius group needs in a recording before they set its error
@@ -1270,15 +1280,15 @@ def confident_win(stats: torch.Tensor, confidence: float) -> torch.Tensor:
 
 @torch.no_grad()
 def check_recording(
-    net: TemporalConvNet,
+    nets: list[TemporalConvNet],
     xy: torch.Tensor,
     mask: torch.Tensor,
-    geo: Geometry,
+    geos: list[Geometry],
     config: Occlusions,
     generator: torch.Generator,
     confidence: float = 0.5,
     dtype: torch.dtype | None = None,
-) -> RecordingCheck:
+) -> list[RecordingCheck]:
     """Measure the repair on the recording ``xy`` itself: where to trust it, error radii.
 
     A recording the model was not fitted on can be harder (another animal,
@@ -1305,16 +1315,21 @@ def check_recording(
     interpolation (``keep``). Then :func:`error_radius` is measured on the
     errors of what is kept (the straight line's where it is not); a radius
     group with fewer runs keeps the fit's radii. ``dtype``: see :func:`corrections`.
+
+    With several networks (each with its geometry, see :func:`fit_model`), each is judged
+    as above on the same artificial gaps (their inputs computed once) and gets its own
+    check; the error radii, the same in every check, are measured on the mean of what each
+    keeps, the repair :func:`repair` makes.
     """
     n_kp, n_groups, n_blend = xy.shape[2], len(RADIUS_EDGES), len(BLEND_EDGES)
     xy, mask = _frame_blocks(xy, mask)
     config = replace(config, window=min(RECORDING_WINDOW, xy.shape[1]))
-    parts, radius_parts = [], []
+    parts: list[list[_HiddenPoints]] = [[] for _ in nets]
+    radius_parts = []
     runs = torch.zeros(n_groups, dtype=torch.long, device=xy.device)
     # runs per gap-length group of the blend and per cell of the guard's shares
     blend_runs = torch.zeros(n_blend, dtype=torch.long, device=xy.device)
     cell_runs = torch.zeros(n_blend * n_kp * 2, dtype=torch.long, device=xy.device)
-    keep = torch.ones(n_blend, 2, dtype=torch.bool, device=xy.device)
     truth = torch.nan_to_num(xy)
     n_runs = 0
     # the groups the occlusions can reach: draws go on until each holds enough runs
@@ -1325,23 +1340,54 @@ def check_recording(
         hidden = occlusions_by_window(mask, config, generator, dropout=config.dropout)
         if not hidden.any():
             break
-        inp = inputs(xy, mask & ~hidden, geo)
-        delta = geo.scale * corrections(net, inp, dtype)
+        inp = inputs(xy, mask & ~hidden, geos[0])
         starts = _run_starts(hidden)
-        parts.append(_hidden_points(inp, delta, hidden, truth, geo, n_runs, starts))
+        for net, geo, own in zip(nets, geos, parts, strict=True):
+            delta = geo.scale * corrections(net, inp, dtype)
+            own.append(_hidden_points(inp, delta, hidden, truth, geo, n_runs, starts))
         n_runs += int(starts.sum())
         first = starts[hidden]  # the hidden points that start a run
-        blend_runs += torch.bincount(parts[-1].group[first], minlength=n_blend)
-        cell_runs += torch.bincount(parts[-1].cell[first], minlength=len(cell_runs))
+        blend_runs += torch.bincount(parts[0][-1].group[first], minlength=n_blend)
+        cell_runs += torch.bincount(parts[0][-1].cell[first], minlength=len(cell_runs))
         cells = radius_cells(inp.gap, inp.depth)
         runs += torch.bincount(cells[0][starts], minlength=n_groups)
-        radius_parts.append(radius_samples(parts[-1].miss, inp, hidden, cells)[1:])
-    if not parts:
-        return RecordingCheck(geo.radius, geo.radius_power, keep, geo.cap, geo.shrink)
-    pts = _HiddenPoints.cat(parts)
+        radius_parts.append(radius_samples(parts[0][-1].miss, inp, hidden, cells)[1:])
+    if not radius_parts:
+        keep = torch.ones(n_blend, 2, dtype=torch.bool, device=xy.device)
+        return [RecordingCheck(g.radius, g.radius_power, keep, g.cap, g.shrink) for g in geos]
+    judged = [
+        _judged(_HiddenPoints.cat(own), geo, blend_runs, cell_runs, confidence)
+        for own, geo in zip(parts, geos, strict=True)
+    ]
+    if geos[0].radius is None:
+        return [
+            RecordingCheck(None, g.radius_power, *j[:3]) for g, j in zip(geos, judged, strict=True)
+        ]
+    miss = judged[0][3].miss
+    kept = torch.stack([j[4] for j in judged]).mean(0)
+    kept_err = torch.linalg.vector_norm(miss - kept, dim=-1)
+    samples = (kept_err, *(torch.cat(x) for x in zip(*radius_parts, strict=True)))
+    own_radius, power = error_radius(*samples, n_kp)
+    enough = (runs >= MIN_RECORDING_RUNS)[:, None, None] & torch.isfinite(own_radius)
+    return [
+        RecordingCheck(torch.where(enough, own_radius, g.radius), power, *j[:3])
+        for g, j in zip(geos, judged, strict=True)
+    ]
 
+
+def _judged(
+    pts: _HiddenPoints,
+    geo: Geometry,
+    blend_runs: torch.Tensor,
+    cell_runs: torch.Tensor,
+    confidence: float,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, _HiddenPoints, torch.Tensor]:
+    """One network's part of :func:`check_recording` on its artificial gaps' points ``pts``:
+    ``(keep, cap, shrink, pts, kept step)``, the kept step being each point's cross-fitted
+    correction where its cell keeps the repair, else 0 (the straight line)."""
+    n_blend = len(BLEND_EDGES)
     # the gap-length groups whose limits and shares the recording may choose again
-    longer = torch.as_tensor(BLEND_EDGES, device=xy.device) >= RECHOSEN_FROM
+    longer = torch.as_tensor(BLEND_EDGES, device=pts.step.device) >= RECHOSEN_FROM
 
     def guard_of(chosen_on: _HiddenPoints) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         cap, shrink = geo.cap, geo.shrink
@@ -1370,14 +1416,8 @@ def check_recording(
     pooled = stats.reshape(3, n_blend, 2).sum(2).repeat_interleave(2, dim=1)
     stats = torch.where(stats[0] >= MIN_RECORDING_RUNS, stats, pooled)
     keep = (stats[0] < MIN_RECORDING_RUNS) | confident_win(stats, confidence)
-    kept_err = torch.where(keep[crowd_cell], err, line)
-    keep = keep.reshape(n_blend, 2)
-    if geo.radius is None:
-        return RecordingCheck(None, geo.radius_power, keep, cap, shrink)
-    samples = (kept_err, *(torch.cat(x) for x in zip(*radius_parts, strict=True)))
-    own, power = error_radius(*samples, n_kp)
-    enough = (runs >= MIN_RECORDING_RUNS)[:, None, None] & torch.isfinite(own)
-    return RecordingCheck(torch.where(enough, own, geo.radius), power, keep, cap, shrink)
+    kept = torch.where(keep[crowd_cell][:, None], step, torch.zeros_like(step))
+    return keep.reshape(n_blend, 2), cap, shrink, pts, kept
 
 
 def _guard_cells(inp: Inputs, geo: Geometry) -> torch.Tensor:
@@ -1456,43 +1496,49 @@ def motion_threshold(xy: torch.Tensor, mask: torch.Tensor, scale: float) -> floa
 def fit_model(
     arr: np.ndarray,
     observed: np.ndarray,
-    config: Occlusions,
+    configs: list[tuple[Occlusions, dict]],
     optim: OptimConfig,
-    model_config: dict,
     *,
     rotate: bool | str,
     seed: int,
     device: torch.device,
     n_threads: int,
-) -> tuple[TemporalConvNet, Geometry, dict]:
-    """Fit the geometry and the network on tracks ``arr`` (frames, individuals, keypoints, 2).
+) -> list[tuple[TemporalConvNet, Geometry, dict]]:
+    """Fit the geometry and one network per ``(occlusions, model config)`` of ``configs`` on
+    tracks ``arr`` (frames, individuals, keypoints, 2).
 
-    Returns the network, the geometry (with the calibrated blend) and the
-    training history (with the calibration report and blend weights).
+    Returns per network: the network, the geometry (with the blend calibrated for that
+    network) and the training history (with the calibration report and blend weights). The
+    geometries share everything but what is calibrated for each network (blend, length
+    limits, shares kept, error radii), so :func:`predict_tracks` computes the networks'
+    inputs once; each network is fitted as if it were the only one (same seed).
     """
     # individuals without any observation carry no information
     useful = observed.any(axis=(0, 2))
     arr, observed = arr[:, useful], observed[:, useful]
-    geo = geometry(arr.transpose(1, 0, 2, 3), observed.transpose(1, 0, 2), rotate, seed)
-    with session(device, n_threads, seed):
-        net = build_model(model_config).to(device)
-        generator = torch.Generator(device=device).manual_seed(seed)
-        xy, mask = _series(arr, observed, device)
-        geo = geo.to(device)
-        geo.motion_threshold = motion_threshold(xy, mask, geo.scale)
-        geo.envelope = envelope(xy, mask, geo)
-        val = held_back_gaps(mask, config, generator)
-        history = fit(net, xy, mask, geo, config, optim, generator, val)
-        geo.blend, geo.cap, geo.shrink, (geo.radius, geo.radius_power), report = calibrate(
-            net, xy, mask, geo, config, generator, val
-        )
-    history["calibration"] = report
-    weights = geo.blend.tolist()
-    history["blend"] = {
-        label: {n: round(w, 2) for n, w in zip(CANDIDATES, ws, strict=True)}
-        for label, ws in zip(gap_labels(), weights, strict=True)
-    }
-    return net, geo, history
+    base = geometry(arr.transpose(1, 0, 2, 3), observed.transpose(1, 0, 2), rotate, seed)
+    members = []
+    for config, model_config in configs:
+        with session(device, n_threads, seed):
+            net = build_model(model_config).to(device)
+            generator = torch.Generator(device=device).manual_seed(seed)
+            xy, mask = _series(arr, observed, device)
+            geo = base.to(device)
+            geo.motion_threshold = motion_threshold(xy, mask, geo.scale)
+            geo.envelope = envelope(xy, mask, geo)
+            val = held_back_gaps(mask, config, generator)
+            history = fit(net, xy, mask, geo, config, optim, generator, val)
+            geo.blend, geo.cap, geo.shrink, (geo.radius, geo.radius_power), report = calibrate(
+                net, xy, mask, geo, config, generator, val
+            )
+        history["calibration"] = report
+        weights = geo.blend.tolist()
+        history["blend"] = {
+            label: {n: round(w, 2) for n, w in zip(CANDIDATES, ws, strict=True)}
+            for label, ws in zip(gap_labels(), weights, strict=True)
+        }
+        members.append((net, geo, history))
+    return members
 
 
 def unguarded(geo: Geometry) -> Geometry:
@@ -1502,8 +1548,8 @@ def unguarded(geo: Geometry) -> Geometry:
 
 
 def predict_tracks(
-    net: TemporalConvNet,
-    geo: Geometry,
+    nets: list[TemporalConvNet],
+    geos: list[Geometry],
     arr: np.ndarray,
     observed: np.ndarray,
     *,
@@ -1518,6 +1564,8 @@ def predict_tracks(
     """Predictions (frames, individuals, keypoints, 2), gap lengths and error radii in pixels
     (both (frames, individuals, keypoints); radii NaN without calibration or guard).
 
+    ``nets`` and ``geos``: the fitted networks and their geometries (:func:`fit_model`); with
+    several, the mean of their repairs (see :func:`repair`).
     ``guard=False`` leaves out the geometry's per-keypoint fallback, length
     limits and envelope (see :func:`calibrate`). With ``occlusions`` (and the
     guard), the repair is checked on the recording itself
@@ -1528,17 +1576,23 @@ def predict_tracks(
     """
     with session(device, n_threads):
         xy, mask = _series(arr, observed, device)
-        keep = None
+        keeps = None
         # only matters where something is repaired: nothing to check in a complete recording
-        if guard and occlusions is not None and geo.blend is not None and not bool(mask.all()):
+        checked = geos[0].blend is not None and not bool(mask.all())
+        if guard and occlusions is not None and checked:
             generator = torch.Generator(device=device).manual_seed(seed)
-            check = check_recording(net, xy, mask, geo, occlusions, generator, confidence, dtype)
-            geo = replace(geo, radius=check.radius, radius_power=check.radius_power,
-                          cap=check.cap, shrink=check.shrink)  # fmt: skip
-            keep = check.keep  # where the repair lost to the straight line: the line
+            checks = check_recording(nets, xy, mask, geos, occlusions, generator, confidence, dtype)
+            geos = [
+                replace(geo, radius=c.radius, radius_power=c.radius_power, cap=c.cap,
+                        shrink=c.shrink)
+                for geo, c in zip(geos, checks, strict=True)
+            ]  # fmt: skip
+            # where a network's repair lost to the straight line: the line
+            keeps = [c.keep for c in checks]
         pred, gap, radius = repair(
-            net, xy, mask, geo if guard else unguarded(geo), keep=keep, dtype=dtype
-        )
+            nets, xy, mask, geos if guard else [unguarded(g) for g in geos], keeps=keeps,
+            dtype=dtype,
+        )  # fmt: skip
     return (
         pred.cpu().double().numpy().transpose(1, 0, 2, 3),
         gap.cpu().numpy().transpose(1, 0, 2),
