@@ -218,7 +218,8 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
     rotated_ : bool
         Whether frames are turned upright (see ``rotate``).
     history_ : dict
-        Training and validation losses, steps, best step.
+        Training and validation losses, steps, best step (with ``second_window``,
+        of the first network).
 
     Examples
     --------

@@ -1355,17 +1355,18 @@ def check_recording(
     if not radius_parts:
         keep = torch.ones(n_blend, 2, dtype=torch.bool, device=xy.device)
         return [RecordingCheck(g.radius, g.radius_power, keep, g.cap, g.shrink) for g in geos]
+    points = [_HiddenPoints.cat(own) for own in parts]
     judged = [
-        _judged(_HiddenPoints.cat(own), geo, blend_runs, cell_runs, confidence)
-        for own, geo in zip(parts, geos, strict=True)
+        _judged(pts, geo, blend_runs, cell_runs, confidence)
+        for pts, geo in zip(points, geos, strict=True)
     ]
     if geos[0].radius is None:
         return [
             RecordingCheck(None, g.radius_power, *j[:3]) for g, j in zip(geos, judged, strict=True)
         ]
-    miss = judged[0][3].miss
-    kept = torch.stack([j[4] for j in judged]).mean(0)
-    kept_err = torch.linalg.vector_norm(miss - kept, dim=-1)
+    # the error bars are those of the repair made: the mean of what each network keeps
+    kept = torch.stack([j[3] for j in judged]).mean(0)
+    kept_err = torch.linalg.vector_norm(points[0].miss - kept, dim=-1)
     samples = (kept_err, *(torch.cat(x) for x in zip(*radius_parts, strict=True)))
     own_radius, power = error_radius(*samples, n_kp)
     enough = (runs >= MIN_RECORDING_RUNS)[:, None, None] & torch.isfinite(own_radius)
@@ -1381,9 +1382,9 @@ def _judged(
     blend_runs: torch.Tensor,
     cell_runs: torch.Tensor,
     confidence: float,
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, _HiddenPoints, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
     """One network's part of :func:`check_recording` on its artificial gaps' points ``pts``:
-    ``(keep, cap, shrink, pts, kept step)``, the kept step being each point's cross-fitted
+    ``(keep, cap, shrink, kept step)``, the kept step being each point's cross-fitted
     correction where its cell keeps the repair, else 0 (the straight line)."""
     n_blend = len(BLEND_EDGES)
     # the gap-length groups whose limits and shares the recording may choose again
@@ -1417,7 +1418,7 @@ def _judged(
     stats = torch.where(stats[0] >= MIN_RECORDING_RUNS, stats, pooled)
     keep = (stats[0] < MIN_RECORDING_RUNS) | confident_win(stats, confidence)
     kept = torch.where(keep[crowd_cell][:, None], step, torch.zeros_like(step))
-    return keep.reshape(n_blend, 2), cap, shrink, pts, kept
+    return keep.reshape(n_blend, 2), cap, shrink, kept
 
 
 def _guard_cells(inp: Inputs, geo: Geometry) -> torch.Tensor:
@@ -1578,8 +1579,8 @@ def predict_tracks(
         xy, mask = _series(arr, observed, device)
         keeps = None
         # only matters where something is repaired: nothing to check in a complete recording
-        checked = geos[0].blend is not None and not bool(mask.all())
-        if guard and occlusions is not None and checked:
+        worth_checking = geos[0].blend is not None and not bool(mask.all())
+        if guard and occlusions is not None and worth_checking:
             generator = torch.Generator(device=device).manual_seed(seed)
             checks = check_recording(nets, xy, mask, geos, occlusions, generator, confidence, dtype)
             geos = [
