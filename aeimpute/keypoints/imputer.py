@@ -103,11 +103,13 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         frames around each frame. A recording needs at least this many frames.
     second_window : int, optional
         Also fit a second network with this training window (and its own
-        blend, guard and check) and return the mean of the two repairs, with
-        the larger of the two error bars. Two windows make different errors:
-        on recordings neither model had seen, averaging a 64-frame window's
-        repair with the default's brought 10-frame gaps from 0.83 to 0.80 of
-        linear interpolation's error and 30-frame gaps from 0.57 to 0.55
+        blend, guard and check) and return the mean of the two repairs; its
+        error bars are measured on that mean by the check (with
+        ``error_bars="fit"``, the larger of the two networks'). Two windows
+        make different errors: on recordings neither model had seen,
+        averaging a 64-frame window's repair with the default's brought
+        10-frame gaps from 0.83 to 0.80 of linear interpolation's error and
+        30-frame gaps from 0.57 to 0.55
         (``benchmarks/results/keypoint_ablation_windows.md``), for 1.3-1.4x
         the fitting time and a slower ``transform`` (89,487 against 118,867
         frames/s on ``benchmarks/results/keypoints_timing.md``'s recording; the
