@@ -1518,15 +1518,18 @@ def fit_model(
     useful = observed.any(axis=(0, 2))
     arr, observed = arr[:, useful], observed[:, useful]
     base = geometry(arr.transpose(1, 0, 2, 3), observed.transpose(1, 0, 2), rotate, seed)
+    # what does not depend on the network (no random draws): once for every network
+    with session(device, n_threads):
+        xy, mask = _series(arr, observed, device)
+        base = base.to(device)
+        base.motion_threshold = motion_threshold(xy, mask, base.scale)
+        base.envelope = envelope(xy, mask, base)
     members = []
     for config, model_config in configs:
         with session(device, n_threads, seed):
             net = build_model(model_config).to(device)
             generator = torch.Generator(device=device).manual_seed(seed)
-            xy, mask = _series(arr, observed, device)
-            geo = base.to(device)
-            geo.motion_threshold = motion_threshold(xy, mask, geo.scale)
-            geo.envelope = envelope(xy, mask, geo)
+            geo = replace(base)  # the fields each network calibrates are set on its copy
             val = held_back_gaps(mask, config, generator)
             history = fit(net, xy, mask, geo, config, optim, generator, val)
             geo.blend, geo.cap, geo.shrink, (geo.radius, geo.radius_power), report = calibrate(
