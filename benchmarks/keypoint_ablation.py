@@ -41,13 +41,13 @@ from keypoint_recordings import (  # noqa: E402
     ALL_DRAWS,
     COVERAGE_DRAWS,
     SETUPS,
-    as_tracked,
     common_options,
     draw_seed,
     gap_draw,
-    per_gap,
+    others_of,
     ratio_table,
     results_of,
+    scored,
     split_setups,
     summarise,
     write_report,
@@ -102,9 +102,7 @@ def run(
     for setup, split in split_setups(setups, log):
         for i in [p for p in part_ids if p < len(split)]:
             pose, reliable = split[i]
-            others = [as_tracked(p, r) for j, (p, r) in enumerate(split) if j != i]
-            for o in others:
-                o.confidence = None
+            others = others_of(split, i)
             fits, seconds = {}, {}
             for name in fitted_variants(chosen):
                 t0 = time.perf_counter()
@@ -127,8 +125,7 @@ def run(
                     outs[WINDOWS] = sum(outs[v] for v in AVERAGED[WINDOWS]) / 2
                 outs["linear"] = linear(damaged, seed)
                 for m, out in outs.items():
-                    table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps)
-                    table["gap"] += d * 100_000
+                    table = scored(out, pose, gaps, d)
                     rows.append(table.assign(setup=setup, part=i, method=m + ALL_DRAWS,
                                              fit_s=seconds.get(m, np.nan)))  # fmt: skip
             log(f"{setup} part {i}: fits " + ", ".join(f"{m} {s:.0f} s" for m, s in

@@ -46,13 +46,13 @@ from keypoint_recordings import (  # noqa: E402
     COVERAGE_DRAWS,
     MORE_DRAWS,
     SETUPS,
-    as_tracked,
     common_options,
     draw_seed,
     gap_draw,
-    per_gap,
+    others_of,
     ratio_table,
     results_of,
+    scored,
     split_setups,
     summarise,
     write_report,
@@ -131,9 +131,7 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
     rows = []
     for setup, split in split_setups(setups, log):
         for i, (pose, reliable) in enumerate(split):
-            others = [as_tracked(p, r) for j, (p, r) in enumerate(split) if j != i]
-            for o in others:
-                o.confidence = None
+            others = others_of(split, i)
             t0 = time.perf_counter()
             with mock.patch.object(model, "build_model", attentive_network):
                 imp = KeypointImputer(**kw).fit(others)
@@ -142,8 +140,7 @@ def run(setups: list[str], steps: int | None, seed: int, log=print) -> pd.DataFr
                     damaged, gaps = gap_draw(pose, reliable, draw_seed(seed, i, d))
                     outs = {ATTENTION: imp.transform(damaged).xy, LINEAR: linear(damaged, seed)}
                     for m, out in outs.items():
-                        table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps)
-                        table["gap"] += d * 100_000
+                        table = scored(out, pose, gaps, d)
                         fit = fit_s if m == ATTENTION else np.nan
                         rows.append(table.assign(setup=setup, part=i, method=m, fit_s=fit))
             log(f"{setup} part {i}: fit {fit_s:.0f} s")

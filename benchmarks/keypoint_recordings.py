@@ -126,6 +126,15 @@ def as_tracked(pose, reliable):
     return pose.with_xy(np.where(reliable[..., None], pose.xy, np.nan))
 
 
+def others_of(split: list, i: int) -> list:
+    """The parts of a set-up but part ``i``, as a user has them to fit on (after the confidence
+    cut-off, without the confidence)."""
+    others = [as_tracked(p, r) for j, (p, r) in enumerate(split) if j != i]
+    for o in others:
+        o.confidence = None
+    return others
+
+
 def draw_seed(seed: int, part: int, draw: int) -> int:
     """The gap draw ``draw`` (0 = the first) of part ``part``."""
     return seed + part + 1000 * draw
@@ -162,6 +171,14 @@ def per_gap(dist: np.ndarray, gaps: pd.DataFrame, radius: np.ndarray | None = No
         rows.append({"gap": g.gap, "length": g.length, "kind": g.kind, "points": d.size,
                      "gap_px": float(np.sqrt(np.mean(d**2))), "covered": covered})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def scored(out: np.ndarray, pose, gaps: pd.DataFrame, draw: int, radius=None) -> pd.DataFrame:
+    """:func:`per_gap` of a repair ``out`` of the part ``pose`` against its truth, the gaps
+    numbered apart per gap draw (``draw``: 0 = the first)."""
+    table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps, radius)
+    table["gap"] += draw * 100_000
+    return table
 
 
 def transformed(imp, damaged, **params):
@@ -203,9 +220,7 @@ def run(
             t0 = time.perf_counter()
             fits[OWN] = KeypointImputer(**kw).fit(damaged)
             own_s = time.perf_counter() - t0
-            others = [as_tracked(p, r) for j, (p, r) in enumerate(split) if j != i]
-            for o in others:
-                o.confidence = None
+            others = others_of(split, i)
             t0 = time.perf_counter()
             fits[OTHERS] = KeypointImputer(**kw).fit(others)
             others_s = time.perf_counter() - t0
@@ -220,8 +235,8 @@ def run(
             seen = np.isfinite(damaged.xy).all(-1)
             for m, out in outs.items():
                 assert np.array_equal(out[seen], damaged.xy[seen]), f"{m} changed points"
-                dist = np.linalg.norm(out - pose.xy, axis=-1)
-                table = per_gap(dist, gaps, radii.get(m)).assign(setup=setup, part=i, method=m)
+                table = scored(out, pose, gaps, 0, radii.get(m))
+                table = table.assign(setup=setup, part=i, method=m)
                 table["fit_s"] = {OWN: own_s, OTHERS: others_s}.get(m, np.nan)
                 rows.append(table)
             for d in range(COVERAGE_DRAWS + 1):
@@ -234,8 +249,7 @@ def run(
                     damaged_d, gaps_d = gap_draw(pose, reliable, draw_seed(seed, i, d))
                     draws = repair_draw(fits[OTHERS], baselines["linear"], damaged_d, seed)
                 for m, (out, radius) in draws.items():
-                    table = per_gap(np.linalg.norm(out - pose.xy, axis=-1), gaps_d, radius)
-                    table["gap"] += d * 100_000
+                    table = scored(out, pose, gaps_d, d, radius)
                     rows.append(table.assign(setup=setup, part=i, method=m, fit_s=np.nan))
             log(f"{setup} part {i}: {len(gaps)} gaps; fits {own_s:.0f} s (own), "
                 f"{others_s:.0f} s (others)")  # fmt: skip
