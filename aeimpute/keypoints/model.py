@@ -362,9 +362,16 @@ class Inputs:
 
     def window(self, a: int, z: int) -> Inputs:
         """The frames ``a:z`` of every series."""
-        fields = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed", "cubic",
-                  "centre", "motion", "depth", "shaped_anchored", "placed_anchored")  # fmt: skip
-        return Inputs(*(getattr(self, f)[:, a:z] for f in fields))
+        return Inputs(*(getattr(self, f)[:, a:z] for f in _INPUT_FIELDS))
+
+    def frames(self, which: torch.Tensor) -> Inputs:
+        """The frames where ``which`` ``(batch, time)`` is True, as one series (for what is
+        computed frame by frame, as the blend is)."""
+        return Inputs(*(getattr(self, f)[which][None] for f in _INPUT_FIELDS))
+
+
+_INPUT_FIELDS = ("features", "bridged", "gap", "cos", "sin", "shaped", "placed", "cubic",
+                 "centre", "motion", "depth", "shaped_anchored", "placed_anchored")  # fmt: skip
 
 
 def inputs(xy: torch.Tensor, mask: torch.Tensor, geo: Geometry, anchors: bool = True) -> Inputs:
@@ -1100,6 +1107,8 @@ def repair(
     """Predictions for every point of series ``xy`` (series, time, keypoints, 2), gap lengths
     and error radii (pixels; see :func:`radius_of`).
 
+    Observed points keep their coordinates and get no radius (NaN); the blend and the radii
+    are computed only in the frames where a keypoint is missing (they are frame by frame).
     With several networks (each with its geometry, see :func:`fit_model`), the prediction is
     the mean of theirs, on inputs computed once, and the radius the largest of theirs (the
     mean's error is at most the largest of the networks' errors). Long series run in chunks
@@ -1112,18 +1121,26 @@ def repair(
     n_time = xy.shape[1]
     inp = inputs(xy, mask, geos[0])
     halo = max(2 ** len(net.blocks) for net in nets)  # > (receptive field - 1) / 2
-    out = torch.empty_like(inp.bridged)
+    deltas = [torch.empty_like(inp.bridged) for _ in nets]
     for lo in range(0, n_time, chunk):
         hi = min(n_time, lo + chunk)
         a, z = max(0, lo - halo), min(n_time, hi + halo)
-        here, around = inp.window(lo, hi), inp.window(a, z)
-        outs = [
-            blended(here, geo.scale * corrections(net, around, dtype)[:, lo - a : hi - a],
-                    geo.blend, geo, keep)
-            for net, geo, keep in zip(nets, geos, keeps, strict=True)
-        ]  # fmt: skip
-        out[:, lo:hi] = outs[0] if len(outs) == 1 else torch.stack(outs).mean(0)
-    radius = torch.stack([radius_of(inp, geo) for geo in geos]).amax(0)
+        around = inp.window(a, z)
+        for net, geo, delta in zip(nets, geos, deltas, strict=True):
+            delta[:, lo:hi] = geo.scale * corrections(net, around, dtype)[:, lo - a : hi - a]
+    missing = inp.gap > 0
+    some = missing.any(-1)
+    sub = inp.frames(some)
+    outs = [
+        blended(sub, delta[some][None], geo.blend, geo, keep)
+        for delta, geo, keep in zip(deltas, geos, keeps, strict=True)
+    ]
+    out = inp.bridged.clone()
+    out[some] = (outs[0] if len(outs) == 1 else torch.stack(outs).mean(0))[0]
+    out = torch.where(missing[..., None], out, inp.bridged)
+    radius = torch.full(inp.gap.shape, float("nan"), device=inp.gap.device)
+    radius[some] = torch.stack([radius_of(sub, geo) for geo in geos]).amax(0)[0]
+    radius = torch.where(missing, radius, torch.nan)
     return out, inp.gap, radius
 
 
