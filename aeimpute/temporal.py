@@ -123,27 +123,57 @@ def bridge(values: torch.Tensor, mask: torch.Tensor) -> Bridges:
     return Bridges(filled=_fill(values, prev, nxt, mask), prev=prev, next=nxt)
 
 
+#: :func:`_fill` and :func:`hermite` compute at the gaps' points alone when they are at most
+#: this share of the points (when they are many, one pass over every point is faster)
+SPARSE_SHARE = 0.25
+
+
+def _sparse(points: torch.Tensor) -> bool:
+    """Whether the True points of ``points`` are few enough to compute there alone."""
+    return int(points.sum()) <= SPARSE_SHARE * points.numel()
+
+
+def _line(
+    before: torch.Tensor,
+    after: torch.Tensor,
+    prev: torch.Tensor,
+    nxt: torch.Tensor,
+    t: torch.Tensor,
+    n_time: int,
+) -> torch.Tensor:
+    """The straight line at frames ``t`` from ``before`` (at frame ``prev``) to ``after`` (at
+    ``nxt``); the nearest of them past an end of the series (``prev < 0``, ``nxt == n_time``),
+    NaN without either. Any shapes that broadcast."""
+    has_prev, has_next = prev >= 0, nxt < n_time
+    span = (nxt - prev).clamp_min(1).to(before.dtype)
+    weight = (t - prev).to(before.dtype) / span
+    inner = before + weight * (after - before)
+    return torch.where(
+        has_prev & has_next,
+        inner,
+        torch.where(has_prev, before, torch.where(has_next, after, torch.nan)),
+    )
+
+
 def _fill(
     values: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor, mask: torch.Tensor
 ) -> torch.Tensor:
     """``values`` kept where ``mask``, bridged linearly between frames ``prev`` and ``nxt``
     elsewhere (the nearest observed value at the ends, NaN without any)."""
     n_time = values.shape[1]
-    t = _frame_index(values)
-    has_prev, has_next = prev >= 0, nxt < n_time
+    missing = ~mask
+    if _sparse(missing):
+        b, t, c = missing.nonzero(as_tuple=True)
+        p, q = prev[b, t, c], nxt[b, t, c]
+        before = values[b, p.clamp(0, n_time - 1), c]
+        after = values[b, q.clamp(0, n_time - 1), c]
+        out = torch.where(mask, values, torch.nan)
+        out[b, t, c] = _line(before, after, p, q, t, n_time)
+        return out
     safe = torch.where(mask, values, torch.zeros_like(values))
     before = safe.gather(1, prev.clamp(0, n_time - 1))
     after = safe.gather(1, nxt.clamp(0, n_time - 1))
-    span = (nxt - prev).clamp_min(1).to(values.dtype)
-    weight = (t - prev).to(values.dtype) / span
-    inner = before + weight * (after - before)
-    nan = torch.full_like(values, float("nan"))
-    filled = torch.where(
-        has_prev & has_next,
-        inner,
-        torch.where(has_prev, before, torch.where(has_next, after, nan)),
-    )
-    return torch.where(mask, values, filled)
+    return torch.where(mask, values, _line(before, after, prev, nxt, _frame_index(values), n_time))
 
 
 def hermite(values: torch.Tensor, mask: torch.Tensor, bridges: Bridges) -> torch.Tensor:
@@ -167,30 +197,53 @@ def hermite(values: torch.Tensor, mask: torch.Tensor, bridges: Bridges) -> torch
     [3.33, 8.33]
     """
     n_time = values.shape[1]
-    t = _frame_index(values)
     prev, nxt = bridges.prev, bridges.next
-    inner = (prev >= 0) & (nxt < n_time) & (nxt - prev > 1)
+    inner = (prev >= 0) & (nxt < n_time) & (nxt - prev > 1) & ~mask
+    if _sparse(inner):
+        b, t, c = inner.nonzero(as_tuple=True)
+        p, q = prev[b, t, c], nxt[b, t, c]
+
+        def at(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            idx = index.clamp(0, n_time - 1)
+            return values[b, idx, c], (index >= 0) & (index < n_time) & mask[b, idx, c]
+
+        out = bridges.filled.clone()
+        out[b, t, c] = _cubic(at(p)[0], at(q)[0], *at(p - 1), *at(q + 1), p, q, t)
+        return out
     safe = torch.where(mask, values, torch.zeros_like(values))
 
-    def at(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ok = (index >= 0) & (index < n_time)
+    def at_all(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         idx = index.clamp(0, n_time - 1)
-        return safe.gather(1, idx), ok & mask.gather(1, idx)
+        return safe.gather(1, idx), (index >= 0) & (index < n_time) & mask.gather(1, idx)
 
-    x_p, _ = at(prev)
-    x_n, _ = at(nxt)
-    x_pp, ok_pp = at(prev - 1)
-    x_nn, ok_nn = at(nxt + 1)
-    span = (nxt - prev).clamp_min(1).to(values.dtype)
+    curve = _cubic(at_all(prev)[0], at_all(nxt)[0], *at_all(prev - 1), *at_all(nxt + 1), prev,
+                   nxt, _frame_index(values))  # fmt: skip
+    return torch.where(inner, curve, bridges.filled)
+
+
+def _cubic(
+    x_p: torch.Tensor,
+    x_n: torch.Tensor,
+    x_pp: torch.Tensor,
+    ok_pp: torch.Tensor,
+    x_nn: torch.Tensor,
+    ok_nn: torch.Tensor,
+    prev: torch.Tensor,
+    nxt: torch.Tensor,
+    t: torch.Tensor,
+) -> torch.Tensor:
+    """The cubic Hermite curve of :func:`hermite` at frames ``t`` between ``x_p`` (at frame
+    ``prev``) and ``x_n`` (at ``nxt``), slopes from ``x_pp`` and ``x_nn`` (the frames beyond
+    them) where ``ok_pp`` / ``ok_nn``, else the straight line's."""
+    span = (nxt - prev).clamp_min(1).to(x_p.dtype)
     straight = (x_n - x_p) / span
     slope_p = torch.where(ok_pp, x_p - x_pp, straight)
     slope_n = torch.where(ok_nn, x_nn - x_n, straight)
-    s = (t - prev).to(values.dtype) / span
+    s = (t - prev).to(x_p.dtype) / span
     s2, s3 = s * s, s * s * s
-    curve = (
+    return (
         (2 * s3 - 3 * s2 + 1) * x_p
         + (s3 - 2 * s2 + s) * span * slope_p
         + (-2 * s3 + 3 * s2) * x_n
         + (s3 - s2) * span * slope_n
     )
-    return torch.where(inner & ~mask, curve, bridges.filled)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from aeimpute import Imputer, KeypointImputer
+from aeimpute import Imputer, KeypointImputer, temporal
 from aeimpute.baselines import kalman_smooth
 from aeimpute.corruption import hide_runs
 from aeimpute.keypoints import (
@@ -73,6 +73,31 @@ def test_bridges_over_other_values_equal_a_fresh_bridge_with_the_same_mask():
     other = torch.randn(3, 50, 4, generator=g)
     other[~m] = float("nan")
     assert torch.allclose(first.over(other), bridge(other, m).filled, equal_nan=True)
+
+
+@pytest.mark.parametrize("share_missing", [0.1, 0.6])
+def test_bridges_and_cubic_bridges_at_the_gaps_alone_equal_those_of_every_point(
+    share_missing, monkeypatch
+):
+    # few missing points are bridged where they are (gathered), many in one pass over every
+    # point: both ways must give the same values, bit for bit, ends and empty channels included
+    g = torch.Generator().manual_seed(1)
+    v = torch.randn(3, 60, 4, generator=g)
+    m = torch.rand(3, 60, 4, generator=g) > share_missing
+    m[0, :, 1] = False  # never observed
+    m[1, :5, 2] = m[1, -4:, 2] = False  # gaps at both ends
+    v[~m] = float("nan")
+    results = []
+    for share in (0.0, 1.0):  # every point, then the missing points alone
+        monkeypatch.setattr(temporal, "SPARSE_SHARE", share)
+        b = bridge(v, m)
+        results.append((b.filled, b.over(2 * v), temporal.hermite(v, m, b)))
+    for dense, sparse in zip(*results, strict=True):
+        assert torch.equal(torch.nan_to_num(dense, 1e9), torch.nan_to_num(sparse, 1e9))
+    filled, _, cubic = results[0]
+    assert torch.isnan(filled[0, :, 1]).all() and torch.isfinite(filled[:, :, [0, 2, 3]]).all()
+    inside = ~m & torch.isfinite(cubic)
+    assert (cubic[inside] != filled[inside]).any()  # the cubic bridges are not straight lines
 
 
 def test_hide_runs_hides_only_observed_points_in_runs_and_is_reproducible():
