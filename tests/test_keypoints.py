@@ -21,6 +21,7 @@ from aeimpute.keypoints import (
     write_dlc,
     write_sleap,
 )
+from aeimpute.nn import DilatedBlock
 from aeimpute.persistence import ModelFileError
 from aeimpute.simulate import keypoint_gaps
 from aeimpute.temporal import bridge
@@ -98,6 +99,27 @@ def test_bridges_and_cubic_bridges_at_the_gaps_alone_equal_those_of_every_point(
     assert torch.isnan(filled[0, :, 1]).all() and torch.isfinite(filled[:, :, [0, 2, 3]]).all()
     inside = ~m & torch.isfinite(cubic)
     assert (cubic[inside] != filled[inside]).any()  # the cubic bridges are not straight lines
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+def test_dilated_block_is_a_kernel_3_convolution_of_the_normed_frames(autocast):
+    # the block joins each frame with its neighbours `dilation` frames away (zeros beyond
+    # the ends); under bfloat16 autocast it joins them in bfloat16, which must give the
+    # values of joining in float32 and letting the linear map cast
+    torch.manual_seed(0)
+    block = DilatedBlock(8, dilation=3).eval()
+    x = torch.randn(2, 20, 8)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        h = block.norm(x)
+        zero = torch.zeros_like(h[:, :3])
+        joined = torch.cat(
+            [torch.cat([zero, h[:, :-3]], 1), h, torch.cat([h[:, 3:], zero], 1)], dim=-1
+        )
+        expected = x + block.mix(block.act(block.conv(joined)))
+        out = block(x)
+    assert out.dtype == expected.dtype
+    assert torch.equal(out, expected)
+    assert not torch.equal(out, x)
 
 
 def test_hide_runs_hides_only_observed_points_in_runs_and_is_reproducible():
