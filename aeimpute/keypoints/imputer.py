@@ -111,9 +111,9 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         10-frame gaps from 0.83 to 0.80 of linear interpolation's error and
         30-frame gaps from 0.57 to 0.55
         (``benchmarks/results/keypoint_ablation_windows.md``), for 1.3-1.4x
-        the fitting time and a slower ``transform`` (89,487 against 118,867
-        frames/s on ``benchmarks/results/keypoints_timing.md``'s recording; the
-        inputs both networks see are computed once). None: one network.
+        the fitting time and 1.05-1.33x the ``transform`` time of one network
+        (``benchmarks/results/keypoints_timing.md``; the inputs both networks
+        see are computed once). None: one network.
     width : int, default=64
         Hidden channels of the network.
     rotate : {"auto", True, False}, default="auto"
