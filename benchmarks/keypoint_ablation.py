@@ -1,5 +1,6 @@
-"""Keypoint model ablation: what a wider, longer-trained, longer- or shorter-sighted network, or
-two models averaged, buys on a recording the model has not seen.
+"""Keypoint model ablation: what a wider, longer-trained, longer- or shorter-sighted network,
+training occlusions of other lengths, noisy training inputs, or two models averaged, buys on a
+recording the model has not seen.
 
 Usage (from the repository root, after ``make demo`` or ``make test`` created ``.venv``)::
 
@@ -60,6 +61,8 @@ VARIANTS = {
     "twice the steps": {"max_iter": 2},
     "window=512": {"window": 512},
     "window=64": {"window": 64},
+    "gap_range=(1, 30)": {"gap_range": (1, 30)},
+    "noise_std=0.02": {"noise_std": 0.02},
 }
 ENSEMBLE = "two seeds, averaged"
 WINDOWS = "windows 256 and 64, averaged"
