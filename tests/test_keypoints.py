@@ -399,6 +399,23 @@ def test_second_window_longer_than_the_recording_or_too_short_is_refused_by_name
         KeypointImputer(**FAST, second_window=4).fit(poses)
 
 
+@pytest.mark.parametrize("second_window", [None, 16])
+def test_a_recording_with_nothing_missing_comes_back_unchanged_without_error_bars(
+    poses, second_window
+):
+    # the blend and the error bars run only in frames where a keypoint is missing: with none,
+    # nothing is blended, every point keeps its coordinates and no point gets an error bar
+    damaged, hidden = _holes(poses)
+    imp = KeypointImputer(**FAST, second_window=second_window).fit(damaged)
+    out, radius = imp.transform(poses, return_uncertainty=True)
+    np.testing.assert_array_equal(out, poses)
+    assert np.isnan(radius).all()
+    out, radius = imp.transform(damaged, return_uncertainty=True)
+    np.testing.assert_array_equal(out[~hidden], poses[~hidden])
+    assert np.isfinite(out[hidden]).all() and np.isfinite(radius[hidden]).all()
+    assert np.isnan(radius[~hidden]).all()
+
+
 def test_blend_weights_are_recorded_between_zero_and_one(poses):
     damaged, _ = _holes(poses)
     imp = KeypointImputer(**FAST).fit(damaged)
