@@ -768,18 +768,20 @@ class KeypointImputer(v.RenamedParamsMixin, v.FittedMixin, ModelFileMixin, BaseE
         self.n_recordings_ = int(meta.get("n_recordings", 1))  # older model files: one
         self.seed_ = int(meta["seed"])
         self.history_ = meta["history"]
+
+        def network(config: dict, prefix: str) -> Any:
+            net = build_model(config)
+            net.load_state_dict(prefixed(tensors, prefix))
+            return net.to(device).eval()
+
         self._geometry = geometry_from_state(meta["geometry"]).to(device)
-        net = build_model(self.model_config_)
-        net.load_state_dict(prefixed(tensors, "net"))
-        self._net = net.to(device).eval()
+        self._net = network(self.model_config_, "net")
         self._second = None  # model files from before second_window: one network
         if meta.get("second") is not None:
             second = meta["second"]
-            net = build_model(second["model_config"])
-            net.load_state_dict(prefixed(tensors, "second_net"))
+            config = dict(second["model_config"])
             geo = geometry_from_state(second["geometry"]).to(device)
-            self._second = (net.to(device).eval(), geo, second["history"],
-                            dict(second["model_config"]))  # fmt: skip
+            self._second = (network(config, "second_net"), geo, second["history"], config)
 
     def _prediction_dtype(self):
         """The autocast dtype of the network's passes in :meth:`transform` (None: float32)."""

@@ -1131,16 +1131,15 @@ def repair(
     missing = inp.gap > 0
     some = missing.any(-1)
     sub = inp.frames(some)
+    here = missing[some][None]  # the missing points of those frames, in the same order
     outs = [
         blended(sub, delta[some][None], geo.blend, geo, keep)
         for delta, geo, keep in zip(deltas, geos, keeps, strict=True)
     ]
     out = inp.bridged.clone()
-    out[some] = (outs[0] if len(outs) == 1 else torch.stack(outs).mean(0))[0]
-    out = torch.where(missing[..., None], out, inp.bridged)
+    out[missing] = (outs[0] if len(outs) == 1 else torch.stack(outs).mean(0))[here]
     radius = torch.full(inp.gap.shape, float("nan"), device=inp.gap.device)
-    radius[some] = torch.stack([radius_of(sub, geo) for geo in geos]).amax(0)[0]
-    radius = torch.where(missing, radius, torch.nan)
+    radius[missing] = torch.stack([radius_of(sub, geo) for geo in geos]).amax(0)[here]
     return out, inp.gap, radius
 
 
